@@ -1,0 +1,71 @@
+"""The ``initcli`` command line: parse, call the library, render. Nothing imports this module.
+
+Each command lives in ``initcli/commands/<name>.py`` and is registered here. Commands import
+heavy libraries (matplotlib, scipy) inside their bodies, so ``initcli fans`` starts fast.
+Every user-fixable failure is an :class:`~initcli.errors.InitcliError`; :func:`main` turns it
+(and Typer's own usage errors) into one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer._click import exceptions as click_exceptions
+
+from initcli.commands import register_all
+from initcli.errors import EXIT_BAD_USAGE, InitcliError
+
+app = typer.Typer(
+    name="initcli",
+    help="Explore neural-network initialization statistics: initializers, fans, gains, "
+    "and how variance flows forward and backward through a network at step 0.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+register_all(app)
+
+
+def _error_line(message: str) -> None:
+    prefix = "initcli: error: "
+    if sys.stderr.isatty() and "NO_COLOR" not in os.environ:
+        prefix = "\x1b[1;31minitcli: error:\x1b[0m "
+    print(prefix + message, file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a script, exits with) the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = app(args=args, prog_name="initcli", standalone_mode=False)
+    except InitcliError as err:
+        _error_line(err.message)
+        return _exit(err.exit_code, argv)
+    except click_exceptions.NoArgsIsHelpError as err:
+        print(err.ctx.get_help() if err.ctx else str(err))
+        return _exit(EXIT_BAD_USAGE, argv)
+    except click_exceptions.UsageError as err:
+        command = err.ctx.command_path if err.ctx else "initcli"
+        _error_line(f"{err.format_message()} (see '{command} --help')")
+        return _exit(EXIT_BAD_USAGE, argv)
+    except click_exceptions.ClickException as err:
+        _error_line(err.format_message())
+        return _exit(err.exit_code, argv)
+    except (click_exceptions.Abort, KeyboardInterrupt):
+        _error_line("interrupted")
+        return _exit(130, argv)
+    except BrokenPipeError:  # `initcli list | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return _exit(0, argv)
+    code = result if isinstance(result, int) else 0
+    return _exit(code, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is None:  # called as the console script
+        raise SystemExit(code)
+    return code

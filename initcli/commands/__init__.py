@@ -1,0 +1,31 @@
+"""One module per CLI command; each exposes ``register(app)``."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# Order is the order ``initcli --help`` lists them in.
+COMMAND_MODULES = (
+    "run",
+    "compare",
+    "theory",
+    "phase",
+    "recommend",
+    "fans",
+    "gain",
+    "sample",
+    "listing",
+)
+
+
+def register_all(app: typer.Typer) -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"initcli.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"initcli.commands.{name}":
+                continue  # command not written yet
+            raise
+        module.register(app)
