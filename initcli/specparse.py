@@ -52,7 +52,9 @@ def _parse_value(raw: str, text: str, key: str) -> Value:
 
 def _split_arguments(body: str, text: str) -> list[str]:
     """Split on commas at parenthesis depth 0 (so ``gain=sqrt(2)`` stays whole)."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in body:
         if char == "(":
             depth += 1
@@ -111,7 +113,7 @@ def parse_call(text: str) -> tuple[str, dict[str, Value]]:
 
 def format_value(value: Value) -> str:
     if isinstance(value, float):
-        return repr(round(value, 12)) if math.isfinite(value) else str(value)
+        return repr(value) if math.isfinite(value) else str(value)  # repr round-trips exactly
     return str(value)
 
 
