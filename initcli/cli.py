@@ -12,7 +12,6 @@ import os
 import sys
 
 import typer
-from typer._click import exceptions as click_exceptions
 
 from initcli.commands import register_all
 from initcli.errors import EXIT_BAD_USAGE, InitcliError
@@ -45,19 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     except InitcliError as err:
         _error_line(err.message)
         return _exit(err.exit_code, argv)
-    except click_exceptions.NoArgsIsHelpError as err:
-        print(err.ctx.get_help() if err.ctx else str(err))
-        return _exit(EXIT_BAD_USAGE, argv)
-    except click_exceptions.UsageError as err:
-        command = err.ctx.command_path if err.ctx else "initcli"
-        _error_line(f"{err.format_message()} (see '{command} --help')")
-        return _exit(EXIT_BAD_USAGE, argv)
-    except click_exceptions.ClickException as err:
-        _error_line(err.format_message())
+    except typer.Exit as err:
         return _exit(err.exit_code, argv)
-    except (click_exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         _error_line("interrupted")
         return _exit(130, argv)
+    except typer.TyperException as err:  # Typer's usage errors: unknown option, bad value
+        context = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help())
+            return _exit(EXIT_BAD_USAGE, argv)
+        command = context.command_path if context is not None else "initcli"
+        _error_line(f"{err.format_message()} (see '{command} --help')")
+        return _exit(err.exit_code, argv)
     except BrokenPipeError:  # `initcli list | head`: the reader left; not an error of ours
         sys.stderr.close()
         return _exit(0, argv)

@@ -9,6 +9,7 @@ Gauss–Legendre rule, so each piece is integrated to machine precision.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -38,7 +39,7 @@ def gaussian_nodes(
     edges = sorted(cuts)
     base_nodes, base_weights = _legendre(order)
     all_nodes, all_weights = [], []
-    for left, right in zip(edges[:-1], edges[1:], strict=True):
+    for left, right in itertools.pairwise(edges):
         pieces = max(1, math.ceil((right - left) / piece))
         bounds = np.linspace(left, right, pieces + 1)
         half = np.diff(bounds)[:, None] / 2.0

@@ -1,0 +1,101 @@
+"""``initcli compare SPEC SPEC...``: initializers side by side on one network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from initcli.console import console, print_json
+
+DEFAULT_DEPTH = 20
+DEFAULT_WIDTH = 512
+DEFAULT_BATCH = 256
+DEFAULT_ACTIVATION = "relu"
+
+
+def compare(
+    specs: list[str] = typer.Argument(
+        ..., help="Two or more initializer SPECs, e.g. xavier he 'orthogonal(gain=1.41)'."
+    ),
+    activation: str = typer.Option(
+        DEFAULT_ACTIVATION, "--activation", help="Activation of the dense stack (no --config)."
+    ),
+    depth: int = typer.Option(DEFAULT_DEPTH, "--depth", help="Layers of the dense stack."),
+    width: int = typer.Option(DEFAULT_WIDTH, "--width", help="Units per layer of the stack."),
+    batch: int | None = typer.Option(
+        None, "--batch", help=f"Batch size (default {DEFAULT_BATCH}, or the config's)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="A network spec (YAML) to use instead of the dense stack."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    seeds: int = typer.Option(1, "--seeds", help="Repeat over K weight draws: mean and spread."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
+    out: Path = typer.Option(Path("outputs"), "--out", help="Directory for the overlay plot."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the overlay plot."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+) -> None:
+    """Run the same network with each initializer and put the statistics side by side.
+
+    Example: initcli compare xavier he --activation relu --depth 20 --width 512
+    """
+    from initcli.experiment import RunOptions, dense_stack_spec, run_seeds
+    from initcli.initializers import resolve_initializer
+    from initcli.report import compare_table, verdict_line
+    from initcli.spec import load_spec
+
+    for text in specs:
+        resolve_initializer(text)  # refuse a bad SPEC before any work
+    if config is not None:
+        spec = load_spec(config)
+    else:
+        from initcli.activations import resolve_activation
+
+        resolve_activation(activation)
+        spec = dense_stack_spec(depth, width, activation, batch or DEFAULT_BATCH)
+    results = []
+    for text in specs:
+        options = RunOptions(seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False)
+        results.append(run_seeds(spec, options, seeds))
+    title = f"{spec.name}: {' vs '.join(specs)} (batch {results[0].batch}, seed {seed})"
+    written: list[Path] = []
+    if not no_plots:
+        from initcli.outputs import ensure_directory, save_figure
+        from initcli.plots import compare_figure
+
+        directory = ensure_directory(out)
+        figure = compare_figure(results, title)
+        slug = "_vs_".join(r.init for r in results)
+        safe = "".join(c if c.isalnum() or c in "._=-" else "-" for c in slug)[:150]
+        written.append(save_figure(directory / f"compare_{spec.name}_{safe}.png", figure))
+    if as_json:
+        print_json(
+            {
+                "runs": [
+                    {
+                        "init": r.init,
+                        "layers": r.to_dict()["layers"],
+                        "summary": r.to_dict()["summary"],
+                    }
+                    for r in results
+                ],
+                "config": spec.path,
+                "seed": seed,
+                "seeds": seeds,
+                "batch": results[0].batch,
+            }
+        )
+        return
+    terminal = console()
+    terminal.print(compare_table(results, title))
+    for result in results:
+        terminal.print(verdict_line(f"{result.init} forward ", result.summary.forward))
+        if result.summary.backward is not None:
+            terminal.print(verdict_line(f"{result.init} backward", result.summary.backward))
+    for path in written:
+        terminal.print(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="compare")(compare)

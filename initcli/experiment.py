@@ -1,0 +1,250 @@
+"""One experiment end to end: spec -> network -> propagate -> stats (a :class:`RunResult`).
+
+``run`` and ``compare`` both call :func:`run_experiment`; the CLI only renders its result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
+from initcli.moments import moments
+from initcli.network import Network, build_network
+from initcli.network_theory import predict_network, weight_grad_var
+from initcli.propagate import (
+    estimate_memory,
+    propagate,
+    sample_input,
+    sample_parameters,
+)
+from initcli.spec import LayerSpec, Location, NetworkSpec
+from initcli.stats import LayerStats, RunResult, StatsCollector, ratio, summarize
+
+DTYPES: dict[str, Any] = {"float32": np.float32, "float64": np.float64}
+MEMORY_HEADROOM = 0.8  # refuse a run whose estimate exceeds this share of available memory
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seed: int = 0
+    batch: int | None = None  # None: the spec's batch
+    dtype: str = "float32"
+    init: str | None = None  # replaces the spec's default weight initializer
+    bias_init: str | None = None  # replaces the spec's default bias initializer
+    with_grad: bool = True
+    keep_samples: bool = True
+
+
+def available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo (bytes), or None where the OS does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _format_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(network: Network, batch: int, dtype: str, with_grad: bool) -> int:
+    """Refuse, before allocating anything, a run that would not fit in memory."""
+    estimate = estimate_memory(network, batch, np.dtype(DTYPES[dtype]).itemsize, with_grad)
+    limit_env = os.environ.get("INITCLI_MEMORY_LIMIT")  # bytes; lets tests and users cap it
+    available = int(limit_env) if limit_env else available_memory()
+    if available is not None and estimate > MEMORY_HEADROOM * available:
+        hints = [f"a smaller --batch (now {batch})"]
+        if with_grad:
+            hints.append("--no-grad (forward only)")
+        if dtype == "float64":
+            hints.append("--dtype float32")
+        raise InitcliError(
+            f"this run needs about {_format_bytes(estimate)} but only "
+            f"{_format_bytes(available)} is available; try " + ", or ".join(hints),
+            EXIT_BAD_DATA,
+        )
+    return estimate
+
+
+def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
+    if options.dtype not in DTYPES:
+        raise InitcliError(
+            f"--dtype {options.dtype!r} is not supported; use float32 or float64", EXIT_BAD_USAGE
+        )
+    batch = spec.batch if options.batch is None else options.batch
+    if batch < 1:
+        raise InitcliError(f"--batch {batch} must be at least 1", EXIT_BAD_USAGE)
+    network = build_network(spec, init=options.init, bias_init=options.bias_init)
+    check_memory(network, batch, options.dtype, options.with_grad)
+    dtype = DTYPES[options.dtype]
+    rng = np.random.default_rng(options.seed)
+    params = sample_parameters(network, rng, dtype)
+    inputs = sample_input(network.input_shape, batch, spec.input_distribution, rng, dtype)
+    input_moments = moments(inputs)
+    output_grad = None
+    output_grad_var = None
+    if options.with_grad:
+        output_shape = (batch, *network.layers[-1].out_shape)
+        output_grad = rng.standard_normal(output_shape, dtype=dtype)
+        output_grad_var = moments(output_grad).var
+    collector = StatsCollector(keep_samples=options.keep_samples)
+    for step in propagate(network, params, inputs, output_grad):
+        collector.add(step)
+    layers = collector.finish()
+    theory_notes: list[str] = []
+    attach_theory(network, layers, batch, theory_notes)
+    summary = summarize(layers, input_moments.var, output_grad_var)
+    summary.notes.extend(network.notes)
+    summary.notes.extend(theory_notes)
+    return RunResult(
+        config=spec.path,
+        name=spec.name,
+        init=options.init or spec.init,
+        bias_init=options.bias_init or spec.bias_init,
+        seed=options.seed,
+        batch=batch,
+        dtype=options.dtype,
+        input_mean=input_moments.mean,
+        input_var=input_moments.var,
+        output_grad_var=output_grad_var,
+        layers=layers,
+        summary=summary,
+        samples=collector.samples,
+    )
+
+
+def attach_theory(network: Network, layers: list[LayerStats], batch: int, notes: list[str]) -> None:
+    """Fill the ``theory_*`` fields: the mean-field prediction for unit-variance input and
+    output gradient, from the initializers' laws (not from the sampled weights)."""
+    try:
+        predictions = predict_network(network)
+    except InitcliError as err:
+        notes.append(f"no mean-field prediction: {err.message}")
+        return
+    for stats, prediction in zip(layers, predictions, strict=True):
+        stats.theory_preact_var = prediction.preact_var
+        stats.theory_grad_var = prediction.grad_var if stats.grad_var is not None else None
+        if stats.weight_grad_var is not None:
+            stats.theory_weight_grad_var = weight_grad_var(prediction, batch)
+        if prediction.note and prediction.note not in notes:
+            notes.append(f"{stats.name}: {prediction.note}")
+
+
+def dense_stack_spec(
+    depth: int, width: int, activation: str, batch: int, init: str = "glorot_uniform"
+) -> NetworkSpec:
+    """The network ``compare`` uses without ``--config``: ``depth`` dense layers of ``width``."""
+    for flag, value in (("--depth", depth), ("--width", width), ("--batch", batch)):
+        if value < 1:
+            raise InitcliError(f"{flag} {value} must be at least 1", EXIT_BAD_USAGE)
+    where = Location("<command line>", None, "--activation")
+    layers = tuple(
+        LayerSpec(
+            type="dense",
+            name=f"dense{index}",
+            location=where,
+            units=width,
+            activation=activation,
+        )
+        for index in range(1, depth + 1)
+    )
+    return NetworkSpec(
+        name=f"dense{depth}x{width}_{activation}",
+        path="<command line>",
+        input_shape=(width,),
+        input_distribution="normal",
+        batch=batch,
+        init=init,
+        bias_init="zeros",
+        layers=layers,
+    )
+
+
+SPREAD_KEYS = ("preact_var", "act_var", "grad_var", "weight_grad_var")
+
+
+def run_seeds(spec: NetworkSpec, options: RunOptions, seeds: int) -> RunResult:
+    """``seeds`` independent draws (seeds ``seed``, ``seed + 1``, ...), aggregated.
+
+    Each layer's numbers become the mean over the draws, and ``spread`` holds the
+    [min, max] of every variance: deep products of finite random matrices fluctuate from
+    draw to draw (a log-normal spread that grows with depth / width), and the user should see
+    by how much. Draws run in parallel processes, one per core.
+    """
+    if seeds < 1:
+        raise InitcliError(f"--seeds {seeds} must be at least 1", EXIT_BAD_USAGE)
+    first = run_experiment(spec, options)
+    if seeds == 1:
+        return first
+    rest_options = [
+        replace(options, seed=options.seed + k, keep_samples=False) for k in range(1, seeds)
+    ]
+    workers = min(seeds - 1, os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            rest = list(pool.map(run_experiment, [spec] * len(rest_options), rest_options))
+    else:
+        rest = [run_experiment(spec, opts) for opts in rest_options]
+    return aggregate([first, *rest])
+
+
+def aggregate(draws: list[RunResult]) -> RunResult:
+    """Mean of every per-layer number over ``draws``; [min, max] of variances in ``spread``."""
+    base = draws[0]
+    layers = []
+    for position, layer in enumerate(base.layers):
+        values = [draw.layers[position] for draw in draws]
+        merged = replace(layer)
+        for name, value in vars(layer).items():
+            if isinstance(value, float):
+                column = [getattr(v, name) for v in values]
+                setattr(merged, name, float(np.mean(column)))
+        merged.finite = all(v.finite for v in values)
+        merged.spread = {
+            key: [min(getattr(v, key) for v in values), max(getattr(v, key) for v in values)]
+            for key in SPREAD_KEYS
+            if getattr(layer, key) is not None
+        }
+        layers.append(merged)
+    _refresh_ratios(layers)
+    input_var = float(np.mean([d.input_var for d in draws]))
+    input_mean = float(np.mean([d.input_mean for d in draws]))
+    grad_vars = [d.output_grad_var for d in draws if d.output_grad_var is not None]
+    output_grad_var = float(np.mean(grad_vars)) if grad_vars else None
+    summary = summarize(layers, input_var, output_grad_var)
+    summary.notes.extend(base.summary.notes)
+    summary.notes.append(
+        f"numbers are means over {len(draws)} draws "
+        f"(seeds {base.seed}..{base.seed + len(draws) - 1})"
+    )
+    return replace(
+        base,
+        layers=layers,
+        summary=summary,
+        input_mean=input_mean,
+        input_var=input_var,
+        output_grad_var=output_grad_var,
+        seeds=len(draws),
+    )
+
+
+def _refresh_ratios(layers: list[LayerStats]) -> None:
+    for previous, current in itertools.pairwise(layers):
+        current.preact_ratio = ratio(current.preact_var, previous.preact_var)
+        current.act_ratio = ratio(current.act_var, previous.act_var)
+        current.grad_ratio = ratio(current.grad_var, previous.grad_var)
+        current.weight_grad_ratio = ratio(current.weight_grad_var, previous.weight_grad_var)

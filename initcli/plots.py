@@ -1,0 +1,210 @@
+"""Matplotlib figures of a :class:`~initcli.stats.RunResult` (Agg backend, written atomically).
+
+- ``variance_by_layer.png``: Var z, Var phi(z), Var dL/dz and Var dL/dW per layer on a log
+  scale, theory dashed where known (He et al. 2015, fig. 1 style).
+- ``activation_histograms.png`` / ``gradient_histograms.png``: per-layer histograms of
+  phi(z) and of dL/dz (Glorot & Bengio 2010, figs. 3, 6 and 7).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from initcli.outputs import save_figure
+from initcli.stats import LayerStats, RunResult
+
+MAX_HISTOGRAM_LAYERS = 8
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _positive(values: Sequence[float | None]) -> np.ndarray:
+    """Values for a log axis: None, non-positive and non-finite become NaN (gaps)."""
+    out = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    out[~np.isfinite(out) | (out <= 0)] = np.nan
+    return out
+
+
+def _first_nonfinite(layers: Sequence[LayerStats]) -> int | None:
+    return next((layer.index for layer in layers if not layer.finite), None)
+
+
+def variance_figure(result: RunResult) -> Any:
+    plt = _pyplot()
+    layers = result.layers
+    x = np.array([layer.index for layer in layers])
+    figure, axis = plt.subplots(figsize=(8, 5), layout="constrained")
+    series: list[tuple[str, list[float | None], str]] = [
+        ("Var z (pre-activation)", [s.preact_var for s in layers], "C0"),
+        ("Var φ(z) (activation)", [s.act_var for s in layers], "C1"),
+        ("Var ∂L/∂z (back-propagated gradient)", [s.grad_var for s in layers], "C2"),
+        ("Var ∂L/∂W (weight gradient)", [s.weight_grad_var for s in layers], "C3"),
+    ]
+    for label, values, colour in series:
+        y = _positive(values)
+        if np.isfinite(y).any():
+            axis.plot(x, y, marker="o", markersize=3, color=colour, label=label)
+    theory: list[tuple[str, list[float | None], str]] = [
+        ("theory Var z (mean field)", [s.theory_preact_var for s in layers], "C0"),
+        ("theory Var ∂L/∂z (mean field)", [s.theory_grad_var for s in layers], "C2"),
+    ]
+    for label, values, colour in theory:
+        y = _positive(values)
+        if np.isfinite(y).any():
+            axis.plot(x, y, linestyle="--", color=colour, alpha=0.8, label=label)
+    bad = _first_nonfinite(layers)
+    if bad is not None:
+        axis.axvline(bad, color="red", linestyle=":", label=f"inf/NaN from layer {bad}")
+    axis.set_yscale("log")
+    axis.set_xlabel("layer (weighted layers, input side = 1)")
+    axis.set_ylabel("variance (log scale)")
+    axis.set_title(
+        f"{result.name}: variance by layer — init {result.init}, batch {result.batch}, "
+        f"seed {result.seed}",
+        fontsize=10,
+    )
+    if len(x) <= 40:
+        axis.set_xticks(x)
+    axis.grid(True, which="major", alpha=0.3)
+    axis.legend(fontsize=8, loc="best")
+    return figure
+
+
+def _histogram_layers(count: int) -> list[int]:
+    picks = np.linspace(0, count - 1, min(count, MAX_HISTOGRAM_LAYERS))
+    return sorted({round(p) for p in picks})
+
+
+def histogram_figure(result: RunResult, which: str) -> Any | None:
+    """``which`` is "act" (phi(z)) or "grad" (dL/dz); None when there is nothing to draw."""
+    plt = _pyplot()
+    chosen = _histogram_layers(len(result.layers))
+    data: list[tuple[LayerStats, np.ndarray, float]] = []
+    for position in chosen:
+        sample = getattr(result.samples[position], which) if result.samples else None
+        if sample is None:
+            continue
+        finite = sample[np.isfinite(sample)]
+        zero_share = 0.0
+        if which == "act" and result.layers[position].zero_frac is not None and finite.size:
+            zero_share = float(np.mean(finite == 0))
+            finite = finite[finite != 0]  # relu's spike at 0 would flatten every other bar
+        if finite.size:
+            data.append((result.layers[position], finite, zero_share))
+    if not data:
+        return None
+    everything = np.concatenate([values for _, values, _ in data])
+    low, high = np.percentile(everything, [0.5, 99.5])
+    if which == "grad" or low < 0 < high:
+        bound = max(abs(low), abs(high))
+        low, high = -bound, bound
+    if not high > low:
+        low, high = low - 1.0, high + 1.0
+    edges = np.linspace(low, high, 81)
+    figure, axis = plt.subplots(figsize=(8, 5), layout="constrained")
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(data)))
+    for (layer, values, zero_share), colour in zip(data, colours, strict=True):
+        counts, _ = np.histogram(values, bins=edges)
+        total = values.size / (1.0 - zero_share) if zero_share < 1 else values.size
+        density = counts / (total * np.diff(edges))
+        label = f"layer {layer.index} ({layer.name}), std {math.sqrt(_var(values)):.3g}"
+        if zero_share > 0:
+            label += f", {100 * zero_share:.0f}% zeros not shown"
+        centres = (edges[:-1] + edges[1:]) / 2
+        axis.plot(centres, density, color=colour, label=label, drawstyle="steps-mid")
+    if which == "act":
+        title = f"{result.name}: activation values φ(z) per layer — init {result.init}"
+        axis.set_xlabel("activation value φ(z)")
+    else:
+        title = f"{result.name}: back-propagated gradients ∂L/∂z per layer — init {result.init}"
+        axis.set_xlabel("gradient value ∂L/∂z")
+    axis.set_ylabel("density (share of values per unit)")
+    axis.set_yscale("log")
+    axis.set_title(title, fontsize=10)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=7, loc="best")
+    return figure
+
+
+def _var(values: np.ndarray) -> float:
+    return float(np.var(values)) if values.size else math.nan
+
+
+def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
+    """Write every figure of a run into ``directory``; returns the paths written."""
+    plt = _pyplot()
+    written = []
+    figures = [
+        ("variance_by_layer.png", variance_figure(result)),
+        ("activation_histograms.png", histogram_figure(result, "act")),
+        ("gradient_histograms.png", histogram_figure(result, "grad")),
+    ]
+    for filename, figure in figures:
+        if figure is None:
+            continue
+        written.append(save_figure(directory / filename, figure))
+        plt.close(figure)
+    return written
+
+
+def _band(axis: Any, layers: Sequence[LayerStats], key: str, colour: Any) -> None:
+    """The [min, max] over seeds of one variance, as a translucent band."""
+    if not layers or not layers[0].spread or key not in layers[0].spread:
+        return
+    x = [layer.index for layer in layers]
+    low = _positive([layer.spread[key][0] if layer.spread else None for layer in layers])
+    high = _positive([layer.spread[key][1] if layer.spread else None for layer in layers])
+    axis.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
+
+
+def compare_figure(results: Sequence[RunResult], title: str) -> Any:
+    """Var z (left) and Var dL/dz (right) by layer, one colour per initializer, theory dashed."""
+    plt = _pyplot()
+    figure, (forward, backward) = plt.subplots(
+        1, 2, figsize=(12, 5), layout="constrained", sharex=True
+    )
+    panels = [
+        (forward, "preact_var", "theory_preact_var", "forward: Var z (pre-activation)"),
+        (backward, "grad_var", "theory_grad_var", "backward: Var ∂L/∂z (gradient)"),
+    ]
+    for number, result in enumerate(results):
+        colour = f"C{number % 10}"
+        x = [layer.index for layer in result.layers]
+        for axis, key, theory_key, _ in panels:
+            y = _positive([getattr(layer, key) for layer in result.layers])
+            if not np.isfinite(y).any():
+                continue
+            axis.plot(x, y, color=colour, marker="o", markersize=3, label=f"{result.init}")
+            _band(axis, result.layers, key, colour)
+            theory = _positive([getattr(layer, theory_key) for layer in result.layers])
+            if np.isfinite(theory).any():
+                axis.plot(
+                    x,
+                    theory,
+                    color=colour,
+                    linestyle="--",
+                    alpha=0.8,
+                    label=f"{result.init} (mean-field theory)",
+                )
+    for axis, _, _, panel_title in panels:
+        axis.set_yscale("log")
+        axis.set_xlabel("layer (input side = 1)")
+        axis.set_ylabel("variance (log scale)")
+        axis.set_title(panel_title, fontsize=10)
+        axis.grid(True, alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
+    figure.suptitle(title, fontsize=11)
+    return figure

@@ -1,0 +1,278 @@
+"""Per-layer statistics and the verdict: the one result object every view renders.
+
+:class:`StatsCollector` consumes the steps of :func:`initcli.propagate.propagate` and reduces
+each tensor to float64 moments in one pass (``initcli.moments``) before the next step is
+computed. :func:`summarize` turns the per-layer numbers into a verdict.
+
+Verdict rule (per direction): the total change T of the variance across the network —
+forward: Var(z) of the last layer over Var(input); backward: Var(dL/dz) of the first layer
+over Var(dL/d output) — and the per-layer factor T^(1/L) for L weighted layers. |log10 T| <= 1
+(within a factor of 10 over the whole depth) is "stable"; below, "vanishing"; above,
+"exploding". A non-finite value (overflow to inf, or NaN) is "exploding", and the message says
+"exploded at layer k" for the first layer where it appears.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from initcli.moments import Moments, moments
+from initcli.propagate import BackwardStep, ForwardStep
+
+STABLE_DECADES = 1.0  # |log10 total change| within this is "stable"
+HISTOGRAM_SAMPLES = 50_000  # values kept per layer for the histogram plots
+
+
+@dataclass
+class LayerStats:
+    """One weighted layer. Field names are the ``--json`` / CSV contract; add, never rename."""
+
+    index: int  # 1-based among weighted layers
+    name: str
+    type: str
+    activation: str
+    weight_shape: list[int]  # PyTorch layout (out, in, *kernel)
+    out_shape: list[int]  # per example, channels-first
+    fan_in: int
+    fan_out: int
+    init: str
+    bias_init: str | None
+    weight_mean: float
+    weight_var: float
+    preact_mean: float
+    preact_var: float  # Var(z), z = W x + b
+    act_mean: float
+    act_var: float  # Var(phi(z))
+    zero_frac: float | None  # share of exact zeros in phi(z) (relu-like activations)
+    dead_frac: float | None  # share of units that are zero for every example in the batch
+    saturated_frac: float | None  # share of phi(z) at its bounds (tanh, sigmoid, hard_tanh)
+    grad_var: float | None = None  # Var(dL/dz)
+    weight_grad_var: float | None = None  # Var(dL/dW)
+    bias_grad_var: float | None = None
+    preact_ratio: float | None = None  # this layer's Var over the previous layer's
+    act_ratio: float | None = None
+    grad_ratio: float | None = None
+    weight_grad_ratio: float | None = None
+    finite: bool = True  # False when this layer's forward or backward values are inf/NaN
+    theory_preact_var: float | None = None
+    theory_grad_var: float | None = None
+    theory_weight_grad_var: float | None = None  # dense layers only
+    spread: dict[str, list[float]] | None = None  # with --seeds K: [min, max] over the draws
+
+
+@dataclass
+class LayerSamples:
+    """Strided subsamples of one layer's tensors, for histograms (not part of the JSON)."""
+
+    act: np.ndarray
+    grad: np.ndarray | None = None
+
+
+@dataclass
+class DirectionSummary:
+    verdict: str  # "stable" | "vanishing" | "exploding"
+    factor_per_layer: float | None
+    total: float | None
+    depth: int
+    first_nonfinite_layer: int | None
+    message: str
+
+
+@dataclass
+class Summary:
+    forward: DirectionSummary
+    backward: DirectionSummary | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    config: str
+    name: str
+    init: str
+    bias_init: str
+    seed: int
+    batch: int
+    dtype: str
+    input_mean: float
+    input_var: float
+    output_grad_var: float | None
+    layers: list[LayerStats]
+    summary: Summary
+    seeds: int = 1  # draws averaged into these numbers (--seeds)
+    samples: list[LayerSamples] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` object and ``stats.json``: everything but the raw samples."""
+        data = asdict(self)
+        data.pop("samples")
+        return data
+
+
+def _subsample(values: np.ndarray, limit: int = HISTOGRAM_SAMPLES) -> np.ndarray:
+    flat = values.reshape(-1)
+    step = max(1, flat.size // limit)
+    return np.array(flat[::step][:limit], dtype=np.float64)
+
+
+def ratio(current: float | None, previous: float | None) -> float | None:
+    if current is None or previous is None:
+        return None
+    if previous == 0 or not math.isfinite(previous) or not math.isfinite(current):
+        return math.nan if current != 0 or previous != 0 else None
+    return current / previous
+
+
+def _dead_and_zero(act: np.ndarray) -> tuple[float, float]:
+    is_zero = act == 0
+    zero_frac = float(np.count_nonzero(is_zero)) / is_zero.size
+    dead = np.logical_and.reduce(is_zero, axis=0)  # zero for every example
+    return zero_frac, float(np.count_nonzero(dead)) / max(dead.size, 1)
+
+
+class StatsCollector:
+    """Reduce propagation steps to :class:`LayerStats`, in the order they arrive."""
+
+    def __init__(self, keep_samples: bool = True) -> None:
+        self.layers: list[LayerStats] = []
+        self.samples: list[LayerSamples] = []
+        self._by_name: dict[str, int] = {}
+        self.keep_samples = keep_samples
+
+    def add(self, step: ForwardStep | BackwardStep) -> None:
+        if isinstance(step, ForwardStep):
+            self._forward(step)
+        else:
+            self._backward(step)
+
+    def _forward(self, step: ForwardStep) -> None:
+        layer = step.layer
+        assert layer.activation is not None and layer.fans is not None
+        weight = moments(step.weight)
+        preact = moments(step.preact)
+        act = moments(step.act)
+        zero_frac = dead_frac = saturated_frac = None
+        if layer.activation.can_die:
+            zero_frac, dead_frac = _dead_and_zero(step.act)
+        saturated = layer.activation.saturated(step.act)
+        if saturated is not None:
+            saturated_frac = float(np.count_nonzero(saturated)) / saturated.size
+        stats = LayerStats(
+            index=len(self.layers) + 1,
+            name=layer.spec.name,
+            type=layer.spec.type,
+            activation=layer.activation.spec,
+            weight_shape=list(layer.weight_shape or ()),
+            out_shape=list(layer.out_shape),
+            fan_in=layer.fans.fan_in,
+            fan_out=layer.fans.fan_out,
+            init=layer.init.spec if layer.init is not None else "",
+            bias_init=layer.bias_init.spec if layer.bias_init is not None else None,
+            weight_mean=weight.mean,
+            weight_var=weight.var,
+            preact_mean=preact.mean,
+            preact_var=preact.var,
+            act_mean=act.mean,
+            act_var=act.var,
+            zero_frac=zero_frac,
+            dead_frac=dead_frac,
+            saturated_frac=saturated_frac,
+            finite=preact.finite and act.finite,
+        )
+        if self.layers:
+            previous = self.layers[-1]
+            stats.preact_ratio = ratio(stats.preact_var, previous.preact_var)
+            stats.act_ratio = ratio(stats.act_var, previous.act_var)
+        self._by_name[layer.spec.name] = len(self.layers)
+        self.layers.append(stats)
+        if self.keep_samples:
+            self.samples.append(LayerSamples(act=_subsample(step.act)))
+
+    def _backward(self, step: BackwardStep) -> None:
+        position = self._by_name[step.layer.spec.name]
+        stats = self.layers[position]
+        grad: Moments = moments(step.grad_preact)
+        weight_grad = moments(step.grad_weight)
+        stats.grad_var = grad.var
+        stats.weight_grad_var = weight_grad.var
+        if step.grad_bias is not None:
+            stats.bias_grad_var = moments(step.grad_bias).var
+        stats.finite = stats.finite and grad.finite and weight_grad.finite
+        if self.keep_samples:
+            self.samples[position].grad = _subsample(step.grad_preact)
+
+    def finish(self) -> list[LayerStats]:
+        """Fill the backward ratios (layer l over layer l-1, as forward) once all are in."""
+        for previous, current in zip(self.layers[:-1], self.layers[1:], strict=False):
+            current.grad_ratio = ratio(current.grad_var, previous.grad_var)
+            current.weight_grad_ratio = ratio(current.weight_grad_var, previous.weight_grad_var)
+        return self.layers
+
+
+def _direction(
+    word: str, values: list[float], reference: float, depth: int, nonfinite_at: int | None
+) -> DirectionSummary:
+    """Summarise one direction: ``values`` run from the reference end to the far end."""
+    if nonfinite_at is not None:
+        return DirectionSummary(
+            "exploding",
+            None,
+            None,
+            depth,
+            nonfinite_at,
+            f"{word} exploded at layer {nonfinite_at}: overflow to inf/NaN there, so the "
+            "layers after it are not meaningful; use a smaller-scale initializer, or "
+            "--dtype float64 to see how far it grows",
+        )
+    final = values[-1]
+    if reference <= 0 or final <= 0:
+        total = 0.0 if final <= 0 < reference else math.nan
+        return DirectionSummary(
+            "vanishing",
+            0.0,
+            total,
+            depth,
+            None,
+            f"{word} are exactly zero after {depth} layers",
+        )
+    total = final / reference
+    factor = total ** (1.0 / depth)
+    decades = math.log10(total)
+    if abs(decades) <= STABLE_DECADES:
+        verdict, verb = "stable", ("grow" if factor >= 1 else "shrink")
+    elif decades < 0:
+        verdict, verb = "vanishing", "shrink"
+    else:
+        verdict, verb = "exploding", "grow"
+    message = f"{word} {verb} x{factor:.3g} per layer: variance x{total:.3g} after {depth} layers"
+    return DirectionSummary(verdict, factor, total, depth, None, message)
+
+
+def summarize(layers: list[LayerStats], input_var: float, output_grad_var: float | None) -> Summary:
+    depth = len(layers)
+    nonfinite_forward = next(
+        (s.index for s in layers if not (math.isfinite(s.preact_var) and math.isfinite(s.act_var))),
+        None,
+    )
+    forward = _direction(
+        "activations (Var z)", [s.preact_var for s in layers], input_var, depth, nonfinite_forward
+    )
+    backward = None
+    if output_grad_var is not None and layers and layers[0].grad_var is not None:
+        nonfinite_backward = next(
+            (
+                s.index
+                for s in reversed(layers)
+                if s.grad_var is None or not math.isfinite(s.grad_var)
+            ),
+            None,
+        )
+        grads = [s.grad_var if s.grad_var is not None else math.nan for s in reversed(layers)]
+        backward = _direction(
+            "gradients (Var dL/dz)", grads, output_grad_var, depth, nonfinite_backward
+        )
+    return Summary(forward=forward, backward=backward)
