@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import math
 
-from initcli.distributions import Distribution
-from initcli.fans import Fans
-from initcli.initializers import Initializer
+from initcli.initializers import bias_distribution
 from initcli.network import Layer, Network
 from initcli.theory import LayerParams, LayerPrediction, conv_layer, dense_layer, predict_stack
-
-
-def bias_distribution(init: Initializer, units: int, weight_fans: Fans) -> Distribution:
-    """The law ``initializers.sample_bias`` draws a bias of ``units`` values from."""
-    fans = weight_fans if init.entry.bias_from_weight else None
-    return init.distribution((units,), "torch", fans=fans)
 
 
 def _layer_params(layer: Layer) -> LayerParams:

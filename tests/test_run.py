@@ -181,10 +181,10 @@ def test_overflow_is_reported_at_its_layer_and_the_run_finishes(cli: object) -> 
 
 def test_bad_inputs_fail_in_one_line_and_write_nothing(tmp_path: Path, cli: object) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("layers:\n  - {type: dense, units: 0}\n")
+    bad.write_text("input: {shape: [8]}\nlayers:\n  - {type: dense, units: 0}\n")
     out = tmp_path / "out"
     cases = [
-        (("run", str(bad)), 1, "bad.yaml:2"),
+        (("run", str(bad)), 1, "bad.yaml:3"),
         (("run", str(tmp_path / "missing.yaml")), 1, "missing.yaml"),
         (("run", str(CONFIGS / "mlp_relu.yaml"), "--init", "he_normall"), 2, "he_normal"),
         (("run", str(CONFIGS / "mlp_relu.yaml"), "--dtype", "float16"), 2, "float16"),
