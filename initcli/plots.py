@@ -106,7 +106,12 @@ def histogram_figure(result: RunResult, which: str) -> Any | None:
     if not data:
         return None
     everything = np.concatenate([values for _, values, _ in data])
-    low, high = np.percentile(everything, [0.5, 99.5])
+    bounded = which == "act" and result.layers[chosen[0]].saturated_frac is not None
+    # Bounded activations (tanh, sigmoid) show their whole range, so saturation at the
+    # bounds stays visible; elsewhere cut the 0.1% tails that would squash the bulk.
+    low, high = (
+        (everything.min(), everything.max()) if bounded else np.percentile(everything, [0.1, 99.9])
+    )
     if which == "grad" or low < 0 < high:
         bound = max(abs(low), abs(high))
         low, high = -bound, bound

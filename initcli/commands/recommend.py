@@ -50,6 +50,12 @@ def recommend(
         f'keras.initializers.VarianceScaling(scale={scale:.10g}, mode="{mode}", '
         'distribution="untruncated_normal")'
     )
+    from initcli.theory import chi_1, variance_map_slope
+
+    # q = 1 is a fixed point of the variance map by construction; whether deviations from it
+    # die out (slope < 1) or grow (slope > 1) decides if deep stacks stay near unit variance.
+    slope = variance_map_slope(act, 1.0, scale)
+    chi = chi_1(act, 1.0, scale)
     check = None
     if not no_check:
         check = _check(spec, act.spec)
@@ -61,29 +67,50 @@ def recommend(
         "init": spec,
         "torch": torch_line,
         "keras": keras_line,
+        "fixed_point_slope": slope,
+        "chi_1": chi,
         "check": check,
     }
     if as_json:
         print_json(result)
         return
     terminal = console()
-    terminal.print(f"activation       {act.spec}")
-    terminal.print(f"variance gain    g = 1/sqrt(E[phi(z)^2]) = {gain:.6g}  (z ~ N(0, 1))")
-    terminal.print(f"initcli SPEC     {spec}")
-    terminal.print(f"PyTorch          {torch_line}")
-    terminal.print(f"Keras            {keras_line}")
+    lines = _text_lines(result, check)
+    for line in lines:
+        terminal.print(line, markup=False, highlight=False)
+
+
+def _text_lines(result: dict[str, object], check: dict[str, object] | None) -> list[str]:
+    gain = float(result["variance_gain"])  # type: ignore[arg-type]
+    slope = float(result["fixed_point_slope"])  # type: ignore[arg-type]
+    chi = float(result["chi_1"])  # type: ignore[arg-type]
+    stability = (
+        "stable: deviations from unit variance shrink"
+        if slope < 1
+        else "unstable: deviations from unit variance grow"
+    )
+    lines = [
+        f"activation       {result['activation']}",
+        f"variance gain    g = 1/sqrt(E[phi(z)^2]) = {gain:.6g}  (z ~ N(0, 1))",
+        f"initcli SPEC     {result['init']}",
+        f"PyTorch          {result['torch']}",
+        f"Keras            {result['keras']}",
+        f"fixed point      Var z = 1 is {stability} x{slope:.3f} per layer "
+        f"(slope of the variance map); chi_1 = {chi:.3f} (gradients x{chi:.3f} per layer)",
+    ]
     if check is not None:
-        terminal.print(
+        lines.append(
             f"checked          {check['depth']} x {check['width']} dense stack, batch "
             f"{check['batch']}: Var z x{check['forward_factor']:.3f} per layer forward "
             f"({check['forward_verdict']}), Var dL/dz x{check['backward_factor']:.3f} per "
             f"layer backward ({check['backward_verdict']})"
         )
-    if mode == "fan_in":
-        terminal.print(
+    if result["mode"] == "fan_in":
+        lines.append(
             "fan_in preserves the forward signal; use --mode fan_out to preserve gradients "
             "(equal when layers are square)."
         )
+    return lines
 
 
 def _check(init: str, activation: str) -> dict[str, object]:
