@@ -135,6 +135,11 @@ def attach_theory(network: Network, layers: list[LayerStats], batch: int, notes:
     except InitcliError as err:
         notes.append(f"no mean-field prediction: {err.message}")
         return
+    if any(layer.type.startswith("conv") for layer in layers):
+        notes.append(
+            "theory treats convolutions per channel and ignores borders: zero padding lowers "
+            "the measured variance near the edges of small feature maps"
+        )
     for stats, prediction in zip(layers, predictions, strict=True):
         stats.theory_preact_var = prediction.preact_var
         stats.theory_grad_var = prediction.grad_var if stats.grad_var is not None else None

@@ -52,13 +52,16 @@ def variance_figure(result: RunResult) -> Any:
         ("Var ∂L/∂z (back-propagated gradient)", [s.grad_var for s in layers], "C2"),
         ("Var ∂L/∂W (weight gradient)", [s.weight_grad_var for s in layers], "C3"),
     ]
-    for label, values, colour in series:
+    keys = ("preact_var", "act_var", "grad_var", "weight_grad_var")
+    for (label, values, colour), key in zip(series, keys, strict=True):
         y = _positive(values)
         if np.isfinite(y).any():
             axis.plot(x, y, marker="o", markersize=3, color=colour, label=label)
+            _band(axis, layers, key, colour)
     theory: list[tuple[str, list[float | None], str]] = [
         ("theory Var z (mean field)", [s.theory_preact_var for s in layers], "C0"),
         ("theory Var ∂L/∂z (mean field)", [s.theory_grad_var for s in layers], "C2"),
+        ("theory Var ∂L/∂W (mean field)", [s.theory_weight_grad_var for s in layers], "C3"),
     ]
     for label, values, colour in theory:
         y = _positive(values)
@@ -70,9 +73,10 @@ def variance_figure(result: RunResult) -> Any:
     axis.set_yscale("log")
     axis.set_xlabel("layer (weighted layers, input side = 1)")
     axis.set_ylabel("variance (log scale)")
+    draws = f"seeds {result.seed}..{result.seed + result.seeds - 1} (band: min-max)"
     axis.set_title(
         f"{result.name}: variance by layer — init {result.init}, batch {result.batch}, "
-        f"seed {result.seed}",
+        + (draws if result.seeds > 1 else f"seed {result.seed}"),
         fontsize=10,
     )
     if len(x) <= 40:

@@ -55,6 +55,9 @@ def run(
         None, "--bias-init", help="Bias initializer SPEC replacing the spec's `bias_init`."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    seeds: int = typer.Option(
+        1, "--seeds", help="Repeat over K weight draws (seeds N..N+K-1): mean and spread."
+    ),
     batch: int | None = typer.Option(None, "--batch", help="Batch size (default: the spec's)."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     out: Path = typer.Option(
@@ -72,7 +75,7 @@ def run(
 
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
     """
-    from initcli.experiment import RunOptions, run_experiment
+    from initcli.experiment import RunOptions, run_seeds
     from initcli.spec import load_spec
 
     spec = load_spec(config)
@@ -85,7 +88,7 @@ def run(
         with_grad=not no_grad,
         keep_samples=not no_plots,
     )
-    result = run_experiment(spec, options)
+    result = run_seeds(spec, options, seeds)
     directory = run_directory(out, spec.name, result.init, seed, force)
     written = write_outputs(result, directory, plots=not no_plots)
     if as_json:
