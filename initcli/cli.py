@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return _exit(0, argv)
     code = result if isinstance(result, int) else 0
+    if code == 130:  # Typer turns Ctrl-C into exit code 130 and returns it
+        _error_line("interrupted; files already written are complete, nothing else was")
     return _exit(code, argv)
 
 

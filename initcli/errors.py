@@ -8,7 +8,8 @@ Library code raises it with a message that names the value, where it came from a
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 EXIT_BAD_DATA = 1
 EXIT_BAD_USAGE = 2
@@ -43,3 +44,16 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
         return f" (did you mean {match}?)"
     shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
     return f" (known: {shown})"
+
+
+@contextmanager
+def error_context(context: str) -> Iterator[None]:
+    """Prefix any :class:`InitcliError` raised inside with where its value came from.
+
+    ``with error_context("--activation"): resolve_activation(text)`` makes the message
+    ``--activation: unknown activation ...``.
+    """
+    try:
+        yield
+    except InitcliError as err:
+        raise err.with_context(context) from None

@@ -318,7 +318,7 @@ def infer_layer(
         raise _error(
             spec,
             f"kernel {_fmt_pair(kernel)} with dilation {_fmt_pair(dilation)} spans "
-            f"{_fmt_pair(span)}, larger than the input {_fmt(in_shape)} from {source} "
+            f"{_fmt_pair(span)}, larger than the input {_fmt(in_shape)} from {source}, "
             f"padded to {_fmt_pair(padded)} (padding {_padding_text(spec.padding)}); "
             "use padding 'same', a smaller kernel_size or dilation, or a larger input",
         )

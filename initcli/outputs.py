@@ -7,6 +7,7 @@ complete file or none, never half of one.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -21,50 +22,112 @@ import numpy as np
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 
 
-def ensure_directory(path: Path, what: str = "output directory") -> Path:
-    """Create ``path`` (and parents) or fail with one line saying why and what to do."""
+def check_writable(path: Path, flag: str = "--out") -> None:
+    """Fail early (before a long run) if ``path`` could not be created or written.
+
+    Creates nothing: finds the nearest existing ancestor and checks it is a writable
+    directory, so a bad command line leaves no trace.
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InitcliError(
+            f"{flag} {str(path)!r}: {str(probe)!r} is a file, not a directory; "
+            f"choose another {flag}",
+            EXIT_BAD_DATA,
+        )
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise InitcliError(
+            f"{flag} {str(path)!r}: {str(probe)!r} is not writable; choose another {flag}",
+            EXIT_BAD_DATA,
+        )
+
+
+def ensure_directory(path: Path, what: str = "output directory", flag: str = "--out") -> Path:
+    """Create ``path`` (and parents) or fail with one line saying why and what to do.
+
+    ``flag`` is the option the path came from, named in the fix (``choose another with ...``).
+    """
+    path = Path(path)
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        where = "" if blocker == path else f" (in the way of {str(path)!r})"
+        raise InitcliError(
+            f"{what} {str(blocker)!r} exists and is a file, not a directory{where}; "
+            f"choose another with {flag}",
+            EXIT_BAD_DATA,
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise InitcliError(
-            f"{what} {str(path)!r} exists and is not a directory; choose another with --out",
+            f"{what} {str(path)!r} exists and is not a directory; choose another with {flag}",
             EXIT_BAD_DATA,
         ) from None
     except OSError as err:
         raise InitcliError(
-            f"cannot create {what} {str(path)!r}: {err.strerror}; choose another with --out",
+            f"cannot create {what} {str(path)!r}: {err.strerror or err}; "
+            f"choose another with {flag}",
             EXIT_BAD_DATA,
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise InitcliError(
-            f"{what} {str(path)!r} is not writable; choose another with --out", EXIT_BAD_DATA
+            f"{what} {str(path)!r} is not writable; choose another with {flag}", EXIT_BAD_DATA
         )
     return path
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first existing non-directory among ``path``'s parents and itself (mkdir's ENOTDIR)."""
+    for candidate in (*reversed(path.parents), path):
+        try:
+            if candidate.exists() and not candidate.is_dir():
+                return candidate
+        except (OSError, ValueError):  # unreadable or a NUL byte: mkdir will say why
+            return None
+    return None
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    On any exception (including KeyboardInterrupt) the temporary file is removed.
+    On any exception (including KeyboardInterrupt) the temporary file is removed. OS errors
+    while writing or renaming (disk full, ``path`` is a directory) become one-line
+    :class:`InitcliError` s; the previous ``path``, if any, is left as it was.
     """
     path = Path(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise InitcliError(
-            f"cannot write {str(path)!r}: {err.strerror}; choose another location",
-            EXIT_BAD_DATA,
-        ) from None
-    os.close(fd)
+        raise _write_error(path, err) from None
     tmp = Path(tmp_name)
     try:
+        os.close(fd)
         yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, err) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_error(path: Path, err: OSError) -> InitcliError:
+    reason = err.strerror or str(err)
+    if isinstance(err, IsADirectoryError) or path.is_dir():
+        fix = "remove or rename that directory, or choose another location"
+    elif err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space or choose another location"
+    else:
+        fix = "choose another location"
+    return InitcliError(f"cannot write {str(path)!r}: {reason}; {fix}", EXIT_BAD_DATA)
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -155,16 +155,19 @@ def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
     """Write every figure of a run into ``directory``; returns the paths written."""
     plt = _pyplot()
     written = []
-    figures = [
-        ("variance_by_layer.png", variance_figure(result)),
-        ("activation_histograms.png", histogram_figure(result, "act")),
-        ("gradient_histograms.png", histogram_figure(result, "grad")),
+    makers = [
+        ("variance_by_layer.png", lambda: variance_figure(result)),
+        ("activation_histograms.png", lambda: histogram_figure(result, "act")),
+        ("gradient_histograms.png", lambda: histogram_figure(result, "grad")),
     ]
-    for filename, figure in figures:
+    for filename, make in makers:
+        figure = make()
         if figure is None:
             continue
-        written.append(save_figure(directory / filename, figure))
-        plt.close(figure)
+        try:
+            written.append(save_figure(directory / filename, figure))
+        finally:
+            plt.close(figure)
     return written
 
 

@@ -12,7 +12,10 @@ import re
 
 from initcli.errors import EXIT_BAD_USAGE, InitcliError
 
-_COMMA, _TIMES, _SPACE = re.compile(r"\s*,\s*"), re.compile(r"\s*[xX×]\s*"), re.compile(r"\s+")
+_TIMES = re.compile(r"[xX×]")
+
+
+_MAX_DIGITS = 18  # sizes beyond 10^18 elements are no real tensor; refuse before int()
 
 
 def parse_shape(text: str, source: str = "--shape", allow_empty: bool = False) -> tuple[int, ...]:
@@ -34,21 +37,22 @@ def parse_shape(text: str, source: str = "--shape", allow_empty: bool = False) -
             EXIT_BAD_USAGE,
         )
     # One separator style per string, so "64,x,7" reports 'x' instead of an empty piece.
+    # Split, then strip each piece: a regex like r"\s*,\s*" is quadratic on long blank runs.
     if "," in stripped:
-        separator = _COMMA
+        pieces = [piece.strip() for piece in stripped.split(",")]
     elif any(mark in stripped for mark in "xX×"):
-        separator = _TIMES
+        pieces = [piece.strip() for piece in _TIMES.split(stripped)]
     else:
-        separator = _SPACE
+        pieces = stripped.split()
     sizes = []
-    for piece in separator.split(stripped):
+    for piece in pieces:
         if not piece:
             raise InitcliError(
                 f"{source} {text!r} has an empty size (a doubled separator?); "
                 "write sizes like 64,3,7,7",
                 EXIT_BAD_USAGE,
             )
-        if not piece.isdecimal() or not piece.isascii():
+        if not piece.isdecimal() or not piece.isascii() or len(piece) > _MAX_DIGITS:
             raise InitcliError(
                 f"{source} {text!r}: {piece!r} is not a positive integer; "
                 "write sizes like 64,3,7,7",

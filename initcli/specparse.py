@@ -11,16 +11,30 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from initcli.errors import EXIT_BAD_USAGE, InitcliError, did_you_mean
+from initcli.errors import EXIT_BAD_USAGE, InitcliError, closest
 
 Value = bool | int | float | str | None
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# One way to split the digits (no `\d+\.?\d*`): a long run of digits cannot backtrack.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_SPEC_LENGTH = 1000  # the longest registry example is ~100 characters
+MAX_DIGITS = 300  # longer integers exceed every float (1.8e308) and Python's str->int limit
+_SHOWN = 80  # characters of a bad spec quoted in an error
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= _SHOWN else repr(text[:_SHOWN]) + "..."
 
 
 def _error(text: str, why: str) -> InitcliError:
-    return InitcliError(f"invalid spec {text!r}: {why}", EXIT_BAD_USAGE)
+    return InitcliError(f"invalid spec {_shown(text)}: {why}", EXIT_BAD_USAGE)
+
+
+def _hint(name: str, choices: Sequence[str]) -> str:
+    """`` (did you mean X?)`` when a choice is close; the caller lists the choices anyway."""
+    match = closest(name, choices)
+    return f" (did you mean {match}?)" if match else ""
 
 
 def _parse_value(raw: str, text: str, key: str) -> Value:
@@ -34,20 +48,29 @@ def _parse_value(raw: str, text: str, key: str) -> Value:
         return low == "true"
     if low in ("none", "null"):
         return None
-    if _NUMBER.match(raw):
-        number = float(raw)
-        is_integral = re.fullmatch(r"[+-]?\d+", raw) is not None
-        return int(raw) if is_integral else number
+    if _NUMBER.fullmatch(raw):
+        if re.fullmatch(r"[+-]?\d+", raw) is None:
+            return float(raw)  # 1e999 -> inf: Param.check names it as not finite
+        digits = len(raw.lstrip("+-"))
+        if digits > MAX_DIGITS:
+            raise _error(
+                text, f"parameter {key!r} has a {digits}-digit number; give a value below 1e300"
+            )
+        return int(raw)
     if low in ("inf", "+inf", "-inf", "nan"):
         return float(low)
     if re.fullmatch(r"sqrt\(\s*[0-9.eE+-]+\s*\)", low):  # gain=sqrt(2), as papers write it
         inner = _parse_value(low[5:-1], text, key)
         if isinstance(inner, (int, float)) and not isinstance(inner, bool) and inner >= 0:
             return math.sqrt(inner)
-        raise _error(text, f"parameter {key!r}: cannot take sqrt of {inner!r}")
+        raise _error(text, f"parameter {key!r}: cannot take sqrt of {inner!r}; write sqrt(2)")
     if _NAME.fullmatch(raw):
         return raw
-    raise _error(text, f"parameter {key!r} has an unreadable value {raw!r}")
+    raise _error(
+        text,
+        f"parameter {key!r} has an unreadable value {_shown(raw)}; "
+        "write a number, true/false, a word or a quoted string",
+    )
 
 
 def _split_arguments(body: str, text: str) -> list[str]:
@@ -61,16 +84,25 @@ def _split_arguments(body: str, text: str) -> list[str]:
         elif char == ")":
             depth -= 1
             if depth < 0:
-                raise _error(text, "unbalanced parentheses")
+                raise _unbalanced(text)
         if char == "," and depth == 0:
             parts.append("".join(current))
             current = []
         else:
             current.append(char)
     if depth != 0:
-        raise _error(text, "unbalanced parentheses")
+        raise _unbalanced(text)
     parts.append("".join(current))
     return parts
+
+
+def _unbalanced(text: str) -> InitcliError:
+    opened, closed = text.count("("), text.count(")")
+    return _error(
+        text,
+        f"unbalanced parentheses ({opened} '(' and {closed} ')'); "
+        "write name or name(key=value, ...)",
+    )
 
 
 def parse_call(text: str) -> tuple[str, dict[str, Value]]:
@@ -83,30 +115,46 @@ def parse_call(text: str) -> tuple[str, dict[str, Value]]:
     stripped = text.strip()
     if not stripped:
         raise _error(text, "empty spec; give a name such as he_normal or relu")
+    if len(stripped) > MAX_SPEC_LENGTH:
+        raise _error(
+            text,
+            f"{len(stripped)} characters is too long for a spec (at most {MAX_SPEC_LENGTH}); "
+            "write name or name(key=value, ...)",
+        )
     if stripped.count("(") != stripped.count(")"):
-        raise _error(text, "unbalanced parentheses")
+        raise _unbalanced(text)
     open_at = stripped.find("(")
     if open_at == -1:
         name, body = stripped, None
     else:
         if not stripped.endswith(")"):
-            raise _error(text, "text after the closing parenthesis")
+            raise _error(
+                text, "text after the closing parenthesis; write name or name(key=value, ...)"
+            )
         name, body = stripped[:open_at].strip(), stripped[open_at + 1 : -1]
     if not _NAME.fullmatch(name):
-        raise _error(text, f"{name!r} is not a valid name")
+        raise _error(
+            text,
+            f"{_shown(name)} is not a valid name; names are letters, digits, '_', '.' and '-' "
+            "such as he_normal or torch.kaiming_uniform",
+        )
     kwargs: dict[str, Value] = {}
     if body is not None and body.strip():
         for part in _split_arguments(body, text):
             if not part.strip():
-                raise _error(text, "empty argument (a stray comma?)")
+                raise _error(text, "empty argument (a stray comma?); remove it")
             if "=" not in part:
-                raise _error(text, f"argument {part.strip()!r} must be written key=value")
+                raise _error(text, f"argument {_shown(part.strip())} must be written key=value")
             key, raw = part.split("=", 1)
             key = key.strip().lower()
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
-                raise _error(text, f"{key!r} is not a valid parameter name")
+                raise _error(
+                    text,
+                    f"{_shown(key)} is not a valid parameter name; write key=value with key "
+                    "made of letters, digits and '_'",
+                )
             if key in kwargs:
-                raise _error(text, f"parameter {key!r} given twice")
+                raise _error(text, f"parameter {key!r} given twice; keep one")
             kwargs[key] = _parse_value(raw, text, key)
     return name.lower(), kwargs
 
@@ -163,7 +211,7 @@ class Param:
             for choice in self.choices:
                 if value.lower() == choice.lower():
                     return choice
-            hint = did_you_mean(value, self.choices)
+            hint = _hint(value, self.choices)
             raise InitcliError(f"{where} must be {self.allowed()}{hint}", EXIT_BAD_USAGE)
         if self.kind is str:
             if not isinstance(value, str):
@@ -179,6 +227,8 @@ class Param:
             if isinstance(value, float) and not value.is_integer():
                 raise InitcliError(f"{where} must be {self.allowed()}", EXIT_BAD_USAGE)
             number: float = int(value)
+        elif isinstance(value, int) and abs(value) > 1e300:  # float() would overflow
+            number = math.inf
         else:
             number = float(value)
         if not math.isfinite(number):
@@ -199,10 +249,9 @@ def bind(owner: str, params: Sequence[Param], given: Mapping[str, Value]) -> dic
     by_name = {param.name: param for param in params}
     for key in given:
         if key not in by_name:
-            allowed = ", ".join(by_name) if by_name else "none"
-            hint = did_you_mean(key, by_name) if by_name else ""
+            allowed = ", ".join(by_name) if by_name else f"none (write just {owner.split()[-1]})"
             raise InitcliError(
-                f"{owner}: unknown parameter {key!r}{hint if by_name else ''}; "
+                f"{owner}: unknown parameter {key!r}{_hint(key, list(by_name))}; "
                 f"parameters: {allowed}",
                 EXIT_BAD_USAGE,
             )

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from initcli.console import console, print_json
+from initcli.errors import error_context
 
 DEFAULT_DEPTH = 20
 DEFAULT_WIDTH = 512
@@ -29,7 +30,7 @@ def compare(
     config: Path | None = typer.Option(
         None, "--config", help="A network spec (YAML) to use instead of the dense stack."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random draw."),
     seeds: int = typer.Option(1, "--seeds", help="Repeat over K weight draws: mean and spread."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     out: Path = typer.Option(Path("outputs"), "--out", help="Directory for the overlay plot."),
@@ -46,14 +47,20 @@ def compare(
     from initcli.spec import load_spec
 
     for text in specs:
-        resolve_initializer(text)  # refuse a bad SPEC before any work
+        with error_context("SPEC"):
+            resolve_initializer(text)  # refuse a bad SPEC before any work
     if config is not None:
         spec = load_spec(config)
     else:
         from initcli.activations import resolve_activation
 
-        resolve_activation(activation)
+        with error_context("--activation"):
+            resolve_activation(activation)
         spec = dense_stack_spec(depth, width, activation, batch or DEFAULT_BATCH)
+    if not no_plots:
+        from initcli.outputs import check_writable
+
+        check_writable(out)
     results = []
     for text in specs:
         options = RunOptions(seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False)

@@ -22,7 +22,7 @@ import numpy as np
 import typer
 
 from initcli.console import console, print_json
-from initcli.errors import EXIT_BAD_USAGE, InitcliError
+from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
 
 DEFAULT_OUT = Path("outputs")
 DEFAULT_SIGMA_W2 = "1,4"
@@ -81,7 +81,8 @@ def phase(
     from initcli.outputs import ensure_directory
     from initcli.theory import phase_diagram
 
-    act = resolve_activation(activation)
+    with error_context("--activation"):
+        act = resolve_activation(activation)
     w_low, w_high = parse_range(sigma_w2, "--sigma-w2")
     b_low, b_high = parse_range(sigma_b2, "--sigma-b2")
     diagram = phase_diagram(act, np.linspace(w_low, w_high, grid), np.linspace(b_low, b_high, grid))

@@ -7,7 +7,7 @@ import math
 import typer
 
 from initcli.console import console, print_json
-from initcli.errors import EXIT_BAD_USAGE, InitcliError
+from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 CHECK_DEPTH = 10
@@ -34,7 +34,8 @@ def recommend(
 
     if mode not in MODES:
         raise InitcliError(f"--mode {mode!r} is not one of {', '.join(MODES)}", EXIT_BAD_USAGE)
-    act = resolve_activation(activation)
+    with error_context("--activation"):
+        act = resolve_activation(activation)
     gain = variance_gain(act)
     scale = gain**2
     spec = f"variance_scaling(scale={scale:.10g}, mode={mode}, distribution=normal)"

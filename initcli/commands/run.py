@@ -54,7 +54,7 @@ def run(
     bias_init: str | None = typer.Option(
         None, "--bias-init", help="Bias initializer SPEC replacing the spec's `bias_init`."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random draw."),
     seeds: int = typer.Option(
         1, "--seeds", help="Repeat over K weight draws (seeds N..N+K-1): mean and spread."
     ),
@@ -76,9 +76,11 @@ def run(
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
     """
     from initcli.experiment import RunOptions, run_seeds
+    from initcli.outputs import check_writable
     from initcli.spec import load_spec
 
     spec = load_spec(config)
+    check_writable(out)
     options = RunOptions(
         seed=seed,
         batch=batch,

@@ -16,16 +16,11 @@ MAX_ELEMENTS = 1 << 30
 
 def _target(path: Path, flag: str) -> Path:
     """``path`` with its directory created, or a one-line error naming ``flag``."""
-    from initcli.errors import EXIT_BAD_DATA, InitcliError
+    from initcli.errors import EXIT_BAD_DATA, InitcliError, error_context
+    from initcli.outputs import ensure_directory
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InitcliError(
-            f"{flag} {str(path)!r}: cannot create its directory ({err.strerror}); "
-            "choose another path",
-            EXIT_BAD_DATA,
-        ) from None
+    with error_context(f"{flag} {str(path)!r}"):
+        ensure_directory(path.parent, what="its directory", flag=flag)
     if path.is_dir():
         raise InitcliError(f"{flag} {str(path)!r} is a directory; give a file name", EXIT_BAD_DATA)
     return path

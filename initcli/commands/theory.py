@@ -28,7 +28,7 @@ from typing import Any
 import typer
 
 from initcli.console import console, print_json
-from initcli.errors import EXIT_BAD_USAGE, InitcliError
+from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
 
 DEFAULT_INIT = "glorot_normal"
 DEFAULT_DEPTH = 10
@@ -50,7 +50,8 @@ def weight_moments(init: str, width: int) -> tuple[float, float]:
     """(Var(W), mean(W)) of ``init`` for a square ``width`` x ``width`` dense layer."""
     from initcli.initializers import resolve_initializer
 
-    distribution = resolve_initializer(init).distribution((width, width), "torch")
+    with error_context("--init"):
+        distribution = resolve_initializer(init).distribution((width, width), "torch")
     return distribution.std() ** 2, distribution.mean()
 
 
@@ -99,7 +100,8 @@ def theory(
     from initcli.activations import resolve_activation
     from initcli.theory import analyse
 
-    act = resolve_activation(activation)
+    with error_context("--activation"):
+        act = resolve_activation(activation)
     sigma_b2 = check_bias_std(bias_std)
     if init is not None and sigma_w2 is not None:
         raise InitcliError(
