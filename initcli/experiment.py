@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,11 +64,24 @@ def _format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _memory_limit_from_environment() -> int | None:
+    """INITCLI_MEMORY_LIMIT (bytes) caps the memory a run may plan on; unset: no cap."""
+    text = os.environ.get("INITCLI_MEMORY_LIMIT", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 20 or int(text) == 0:
+        raise InitcliError(
+            f"environment variable INITCLI_MEMORY_LIMIT={text[:40]!r} must be a positive "
+            "number of bytes (e.g. 8000000000); unset it to use the memory available",
+            EXIT_BAD_USAGE,
+        )
+    return int(text)
+
+
 def check_memory(network: Network, batch: int, dtype: str, with_grad: bool) -> int:
     """Refuse, before allocating anything, a run that would not fit in memory."""
     estimate = estimate_memory(network, batch, np.dtype(DTYPES[dtype]).itemsize, with_grad)
-    limit_env = os.environ.get("INITCLI_MEMORY_LIMIT")  # bytes; lets tests and users cap it
-    available = int(limit_env) if limit_env else available_memory()
+    available = _memory_limit_from_environment() or available_memory()
     if available is not None and estimate > MEMORY_HEADROOM * available:
         hints = [f"a smaller --batch (now {batch})"]
         if with_grad:
@@ -188,23 +204,53 @@ def run_seeds(spec: NetworkSpec, options: RunOptions, seeds: int) -> RunResult:
     Each layer's numbers become the mean over the draws, and ``spread`` holds the
     [min, max] of every variance: deep products of finite random matrices fluctuate from
     draw to draw (a log-normal spread that grows with depth / width), and the user should see
-    by how much. Draws run in parallel processes, one per core.
+    by how much. Draw k is exactly ``run --seed seed+k``. Draws run in parallel processes,
+    one per core (as many as fit in memory), each with a single-threaded BLAS: two
+    processes with two BLAS threads each on two cores spin against each other.
     """
     if seeds < 1:
         raise InitcliError(f"--seeds {seeds} must be at least 1", EXIT_BAD_USAGE)
-    first = run_experiment(spec, options)
-    if seeds == 1:
-        return first
-    rest_options = [
-        replace(options, seed=options.seed + k, keep_samples=False) for k in range(1, seeds)
+    draws_options = [
+        replace(options, seed=options.seed + k, keep_samples=options.keep_samples and k == 0)
+        for k in range(seeds)
     ]
-    workers = min(seeds - 1, os.cpu_count() or 1)
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            rest = list(pool.map(run_experiment, [spec] * len(rest_options), rest_options))
+    if seeds == 1:
+        return run_experiment(spec, draws_options[0])
+    workers = _parallel_workers(spec, options, seeds)
+    if workers == 1:
+        draws = [run_experiment(spec, draw) for draw in draws_options]
     else:
-        rest = [run_experiment(spec, opts) for opts in rest_options]
-    return aggregate([first, *rest])
+        context = multiprocessing.get_context("spawn")  # fresh BLAS, reads the env below
+        with _single_threaded_blas(), ProcessPoolExecutor(workers, mp_context=context) as pool:
+            draws = list(pool.map(run_experiment, [spec] * seeds, draws_options))
+    return aggregate(draws)
+
+
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in _BLAS_THREAD_VARIABLES}
+    os.environ.update({name: "1" for name in _BLAS_THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _parallel_workers(spec: NetworkSpec, options: RunOptions, seeds: int) -> int:
+    """One process per core, but no more than fit in memory side by side."""
+    batch = spec.batch if options.batch is None else options.batch
+    network = build_network(spec, init=options.init, bias_init=options.bias_init)
+    estimate = check_memory(network, batch, options.dtype, options.with_grad)
+    available = _memory_limit_from_environment() or available_memory()
+    fit = seeds if available is None else int(MEMORY_HEADROOM * available // max(estimate, 1))
+    return max(1, min(seeds, os.cpu_count() or 1, fit))
 
 
 def aggregate(draws: list[RunResult]) -> RunResult:

@@ -33,10 +33,16 @@ def gaussian_nodes(
     """Nodes z_i and weights w_i with sum w_i f(z_i) ~= E[f(z)], z ~ N(0, 1).
 
     ``kinks`` are the points (in z) where f or a derivative jumps; pieces never straddle one.
+    The rule is cached (theory asks for the same one layer after layer); the arrays are
+    read-only.
     """
-    cuts = {-HALF_WIDTH, HALF_WIDTH}
-    cuts.update(float(k) for k in kinks if -HALF_WIDTH < k < HALF_WIDTH)
-    edges = sorted(cuts)
+    inside = tuple(sorted({float(k) for k in kinks if -HALF_WIDTH < k < HALF_WIDTH}))
+    return _nodes(inside, order, piece)
+
+
+@lru_cache(maxsize=512)
+def _nodes(kinks: tuple[float, ...], order: int, piece: float) -> tuple[np.ndarray, np.ndarray]:
+    edges = [-HALF_WIDTH, *kinks, HALF_WIDTH]
     base_nodes, base_weights = _legendre(order)
     all_nodes, all_weights = [], []
     for left, right in itertools.pairwise(edges):
@@ -48,6 +54,8 @@ def gaussian_nodes(
         all_weights.append((half * base_weights).ravel())
     nodes = np.concatenate(all_nodes)
     weights = np.concatenate(all_weights) * np.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
     return nodes, weights
 
 

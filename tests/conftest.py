@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 os.environ.setdefault("NO_COLOR", "1")
+# pytest -n 2 runs two workers on two cores: a second BLAS thread per worker only spins
+# against the other worker (small matmuls measured 10-100x slower that way).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from collections.abc import Callable
 from dataclasses import dataclass
