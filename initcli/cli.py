@@ -12,6 +12,7 @@ import os
 import sys
 
 import typer
+from click import exceptions as click_errors
 
 from initcli.commands import register_all
 from initcli.errors import EXIT_BAD_USAGE, InitcliError
@@ -44,18 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     except InitcliError as err:
         _error_line(err.message)
         return _exit(err.exit_code, argv)
-    except typer.Exit as err:
+    except click_errors.Exit as err:
         return _exit(err.exit_code, argv)
-    except (typer.Abort, KeyboardInterrupt):
-        _error_line("interrupted")
+    except (click_errors.Abort, KeyboardInterrupt):
+        _error_line("interrupted; files already written are complete, nothing else was")
         return _exit(130, argv)
-    except typer.TyperException as err:  # Typer's usage errors: unknown option, bad value
-        context = getattr(err, "ctx", None)
+    except click_errors.UsageError as err:  # unknown option, bad value, missing argument
+        context = err.ctx
         if type(err).__name__ == "NoArgsIsHelpError" and context is not None:
             print(context.get_help())
             return _exit(EXIT_BAD_USAGE, argv)
         command = context.command_path if context is not None else "initcli"
         _error_line(f"{err.format_message()} (see '{command} --help')")
+        return _exit(err.exit_code, argv)
+    except click_errors.ClickException as err:
+        _error_line(err.format_message())
         return _exit(err.exit_code, argv)
     except BrokenPipeError:  # `initcli list | head`: the reader left; not an error of ours
         sys.stderr.close()
