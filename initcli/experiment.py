@@ -105,6 +105,12 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     if batch < 1:
         raise InitcliError(f"--batch {batch} must be at least 1", EXIT_BAD_USAGE)
     network = build_network(spec, init=options.init, bias_init=options.bias_init)
+    if not any(layer.weight_shape is not None for layer in network.layers):
+        raise InitcliError(
+            f"{spec.path}: the network has no dense or conv layer, so there is nothing to "
+            "initialize; add one under layers:",
+            EXIT_BAD_DATA,
+        )
     check_memory(network, batch, options.dtype, options.with_grad)
     dtype = DTYPES[options.dtype]
     rng = np.random.default_rng(options.seed)

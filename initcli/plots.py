@@ -38,7 +38,15 @@ def _positive(values: Sequence[float | None]) -> np.ndarray:
 
 
 def _first_nonfinite(layers: Sequence[LayerStats]) -> int | None:
-    return next((layer.index for layer in layers if not layer.finite), None)
+    """First layer whose forward values overflowed (backward overflow shows in the lines)."""
+    return next(
+        (
+            layer.index
+            for layer in layers
+            if not (math.isfinite(layer.preact_var) and math.isfinite(layer.act_var))
+        ),
+        None,
+    )
 
 
 def variance_figure(result: RunResult) -> Any:
@@ -69,7 +77,7 @@ def variance_figure(result: RunResult) -> Any:
             axis.plot(x, y, linestyle="--", color=colour, alpha=0.8, label=label)
     bad = _first_nonfinite(layers)
     if bad is not None:
-        axis.axvline(bad, color="red", linestyle=":", label=f"inf/NaN from layer {bad}")
+        axis.axvline(bad, color="red", linestyle=":", label=f"forward inf/NaN from layer {bad}")
     axis.set_yscale("log")
     axis.set_xlabel("layer (weighted layers, input side = 1)")
     axis.set_ylabel("variance (log scale)")

@@ -4,11 +4,14 @@
 each tensor to float64 moments in one pass (``initcli.moments``) before the next step is
 computed. :func:`summarize` turns the per-layer numbers into a verdict.
 
-Verdict rule (per direction): the total change T of the variance across the network —
-forward: Var(z) of the last layer over Var(input); backward: Var(dL/dz) of the first layer
-over Var(dL/d output) — and the per-layer factor T^(1/L) for L weighted layers. |log10 T| <= 1
-(within a factor of 10 over the whole depth) is "stable"; below, "vanishing"; above,
-"exploding". A non-finite value (overflow to inf, or NaN) is "exploding", and the message says
+Verdict rule (per direction): the total change T of the variance from the first weighted
+layer to the last — forward: Var(z) of layer L over Var(z) of layer 1; backward: Var(dL/dz)
+of layer 1 over that of layer L — and the per-layer factor T^(1/(L-1)). Layer 1 is the
+reference rather than the input because the first layer sees the raw input, not phi of it
+(He init doubles the input's variance once, then keeps it). A one-layer network compares
+with the input and the output gradient. |log10 T| <= 1 (within a factor of 10 over the
+whole depth) is "stable"; below, "vanishing"; above, "exploding". A non-finite value
+(overflow to inf, or NaN) is "exploding", and the message says
 "exploded at layer k" for the first layer where it appears.
 """
 
@@ -214,33 +217,37 @@ class StatsCollector:
 
 
 def _direction(
-    word: str, values: list[float], reference: float, depth: int, nonfinite_at: int | None
+    word: str, values: list[float], reference: float, nonfinite_at: int | None, backward: bool
 ) -> DirectionSummary:
-    """Summarise one direction: ``values`` run from the reference end to the far end."""
+    """Summarise one direction; ``values`` run from the reference end to the far end.
+
+    With two or more layers the reference is the first value (layer 1 forward, layer L
+    backward); a single layer is compared with ``reference`` (input or output gradient).
+    """
+    depth = len(values)
     if nonfinite_at is not None:
+        beyond = "the layers below it (towards the input)" if backward else "the layers after it"
         return DirectionSummary(
             "exploding",
             None,
             None,
             depth,
             nonfinite_at,
-            f"{word} exploded at layer {nonfinite_at}: overflow to inf/NaN there, so the "
-            "layers after it are not meaningful; use a smaller-scale initializer, or "
+            f"{word} exploded at layer {nonfinite_at}: overflow to inf/NaN there, so "
+            f"{beyond} are not meaningful; use a smaller-scale initializer, or "
             "--dtype float64 to see how far it grows",
         )
+    start, steps = (values[0], depth - 1) if depth > 1 else (reference, 1)
+    first, last = (depth, 1) if backward else (1, depth)
+    span = f"from layer {first} to layer {last}" if depth > 1 else "through the layer"
     final = values[-1]
-    if reference <= 0 or final <= 0:
-        total = 0.0 if final <= 0 < reference else math.nan
+    if start <= 0 or final <= 0:
+        total = 0.0 if final <= 0 < start else math.nan
         return DirectionSummary(
-            "vanishing",
-            0.0,
-            total,
-            depth,
-            None,
-            f"{word} are exactly zero after {depth} layers",
+            "vanishing", 0.0, total, depth, None, f"{word} are exactly zero {span}"
         )
-    total = final / reference
-    factor = total ** (1.0 / depth)
+    total = final / start
+    factor = total ** (1.0 / steps)
     decades = math.log10(total)
     if abs(decades) <= STABLE_DECADES:
         verdict, verb = "stable", ("grow" if factor >= 1 else "shrink")
@@ -248,18 +255,17 @@ def _direction(
         verdict, verb = "vanishing", "shrink"
     else:
         verdict, verb = "exploding", "grow"
-    message = f"{word} {verb} x{factor:.3g} per layer: variance x{total:.3g} after {depth} layers"
+    message = f"{word} {verb} x{factor:.3g} per layer: variance x{total:.3g} {span}"
     return DirectionSummary(verdict, factor, total, depth, None, message)
 
 
 def summarize(layers: list[LayerStats], input_var: float, output_grad_var: float | None) -> Summary:
-    depth = len(layers)
     nonfinite_forward = next(
         (s.index for s in layers if not (math.isfinite(s.preact_var) and math.isfinite(s.act_var))),
         None,
     )
     forward = _direction(
-        "activations (Var z)", [s.preact_var for s in layers], input_var, depth, nonfinite_forward
+        "activations (Var z)", [s.preact_var for s in layers], input_var, nonfinite_forward, False
     )
     backward = None
     if output_grad_var is not None and layers and layers[0].grad_var is not None:
@@ -273,6 +279,6 @@ def summarize(layers: list[LayerStats], input_var: float, output_grad_var: float
         )
         grads = [s.grad_var if s.grad_var is not None else math.nan for s in reversed(layers)]
         backward = _direction(
-            "gradients (Var dL/dz)", grads, output_grad_var, depth, nonfinite_backward
+            "gradients (Var dL/dz)", grads, output_grad_var, nonfinite_backward, True
         )
     return Summary(forward=forward, backward=backward)

@@ -28,22 +28,29 @@ def layer(index: int, preact_var: float, grad_var: float | None = 1.0) -> LayerS
     [(1.0, "stable"), (0.8, "stable"), (0.7, "vanishing"), (1.3, "exploding"), (0.5, "vanishing")],
 )
 def test_verdict_is_the_total_change_against_a_factor_of_ten(factor: float, verdict: str) -> None:
-    depth = 10  # 0.8^10 = 0.107 (within 10x), 0.7^10 = 0.028, 1.3^10 = 13.8
+    depth = 10  # 9 steps from layer 1 to 10: 0.8^9 = 0.13 (within 10x), 0.7^9 = 0.04, 1.3^9 = 10.6
     layers = [layer(i, factor**i, grad_var=factor ** (depth - i + 1)) for i in range(1, depth + 1)]
     summary = summarize(layers, input_var=1.0, output_grad_var=1.0)
     assert summary.forward.verdict == verdict
     assert summary.forward.factor_per_layer == pytest.approx(factor)
-    assert summary.forward.total == pytest.approx(factor**depth)
+    assert summary.forward.total == pytest.approx(factor ** (depth - 1))
     assert summary.backward is not None and summary.backward.verdict == verdict
-    assert f"x{factor**depth:.3g} after {depth} layers" in summary.forward.message
+    assert f"x{factor ** (depth - 1):.3g} from layer 1 to layer {depth}" in summary.forward.message
+    assert f"from layer {depth} to layer 1" in summary.backward.message
 
 
 def test_he2015_wording() -> None:
     layers = [layer(i, 0.5**i) for i in range(1, 31)]
     message = summarize(layers, 1.0, None).forward.message
-    assert (
-        message == "activations (Var z) shrink x0.5 per layer: variance x9.31e-10 after 30 layers"
+    assert message == (
+        "activations (Var z) shrink x0.5 per layer: variance x1.86e-09 from layer 1 to layer 30"
     )
+
+
+def test_a_single_layer_is_compared_with_the_input() -> None:
+    forward = summarize([layer(1, 2.0)], input_var=1.0, output_grad_var=None).forward
+    assert forward.factor_per_layer == pytest.approx(2.0)
+    assert "through the layer" in forward.message
 
 
 def test_first_nonfinite_layer_is_named() -> None:
