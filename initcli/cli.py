@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         _error_line(err.format_message())
         return _exit(err.exit_code, argv)
     except BrokenPipeError:  # `initcli list | head`: the reader left; not an error of ours
-        sys.stderr.close()
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return _exit(0, argv)
     code = result if isinstance(result, int) else 0
     if code == 130:  # Typer turns Ctrl-C into exit code 130 and returns it

@@ -11,10 +11,18 @@ from rich.console import Console
 from initcli.outputs import to_json
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """``initcli list | head``: the reader left. Let ``cli.main`` end quietly with 0
+        (rich's default exits with 1, which breaks ``set -o pipefail`` scripts)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console() -> Console:
     """A Console on stdout; plain text when piped or when NO_COLOR is set."""
     no_color = "NO_COLOR" in os.environ
-    return Console(
+    return _Console(
         file=sys.stdout,
         no_color=no_color,
         highlight=False,

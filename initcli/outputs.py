@@ -11,7 +11,9 @@ import errno
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,22 +103,43 @@ def atomic_path(path: Path) -> Iterator[Path]:
     :class:`InitcliError` s; the previous ``path``, if any, is left as it was.
     """
     path = Path(path)
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise _write_error(path, err) from None
-    tmp = Path(tmp_name)
-    try:
+    with _interrupts_deferred():  # Ctrl-C between mkstemp and `try` would orphan the file
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as err:
+            raise _write_error(path, err) from None
+        tmp = Path(tmp_name)
         os.close(fd)
+    try:
         yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with _interrupts_deferred():  # the file is either renamed into place or removed
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        with _interrupts_deferred():
+            tmp.unlink(missing_ok=True)
         raise _write_error(path, err) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with _interrupts_deferred():
+            tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends (a no-op off the main thread or off POSIX)."""
+    can_mask = hasattr(signal, "pthread_sigmask") and (
+        threading.current_thread() is threading.main_thread()
+    )
+    if not can_mask:
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _write_error(path: Path, err: OSError) -> InitcliError:

@@ -37,61 +37,82 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def layer_table(result: RunResult, title: str | None = None) -> Table:
+def _uniform(values: Sequence[str]) -> str | None:
+    """The one value every layer shares, or None when they differ."""
+    return values[0] if values and all(v == values[0] for v in values) else None
+
+
+def forward_table(result: RunResult, title: str | None = None) -> Table:
+    """Per layer: shapes, fans, Var W, Var z (with theory), and phi(z)'s statistics."""
     layers = result.layers
-    has_grad = any(layer.grad_var is not None for layer in layers)
     has_theory = any(layer.theory_preact_var is not None for layer in layers)
     has_dead = any(layer.dead_frac is not None for layer in layers)
     has_saturation = any(layer.saturated_frac is not None for layer in layers)
-    inits = {layer.init for layer in layers}
+    same_activation = _uniform([layer.activation for layer in layers])
+    same_init = _uniform([layer.init for layer in layers])
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("layer")
-    table.add_column("activation")
+    if same_activation is None:
+        table.add_column("φ")
     table.add_column("weight (out,in,*k)")
     table.add_column("fan in/out", justify="right")
-    if len(inits) > 1:
+    if same_init is None:
         table.add_column("init")
     table.add_column("Var W", justify="right")
     table.add_column("Var z", justify="right")
     if has_theory:
         table.add_column("theory", justify="right", style="dim")
-    table.add_column("z ratio", justify="right")
+    table.add_column("ratio", justify="right")
     table.add_column("E φ(z)", justify="right")
     table.add_column("Var φ(z)", justify="right")
-    if has_grad:
-        table.add_column("Var ∂z", justify="right")
-        if has_theory:
-            table.add_column("theory", justify="right", style="dim")
-        table.add_column("∂z ratio", justify="right")
-        table.add_column("Var ∂W", justify="right")
     if has_dead:
         table.add_column("dead", justify="right")
     if has_saturation:
         table.add_column("saturated", justify="right")
     for layer in layers:
-        row = [
-            str(layer.index),
-            layer.name,
-            layer.activation,
-            "x".join(str(d) for d in layer.weight_shape),
-            f"{layer.fan_in}/{layer.fan_out}",
-        ]
-        if len(inits) > 1:
+        row = [str(layer.index), layer.name]
+        if same_activation is None:
+            row.append(layer.activation)
+        row += ["x".join(str(d) for d in layer.weight_shape), f"{layer.fan_in}/{layer.fan_out}"]
+        if same_init is None:
             row.append(layer.init)
         row += [fmt(layer.weight_var), fmt(layer.preact_var)]
         if has_theory:
             row.append(fmt(layer.theory_preact_var))
         row += [fmt(layer.preact_ratio), fmt(layer.act_mean), fmt(layer.act_var)]
-        if has_grad:
-            row.append(fmt(layer.grad_var))
-            if has_theory:
-                row.append(fmt(layer.theory_grad_var))
-            row += [fmt(layer.grad_ratio), fmt(layer.weight_grad_var)]
         if has_dead:
             row.append(percent(layer.dead_frac))
         if has_saturation:
             row.append(percent(layer.saturated_frac))
+        table.add_row(*row, style=None if layer.finite else "red")
+    return table
+
+
+def backward_table(result: RunResult, title: str | None = None) -> Table:
+    """Per layer: Var dL/dz and Var dL/dW with their theory and ratios."""
+    layers = result.layers
+    has_theory = any(layer.theory_grad_var is not None for layer in layers)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("layer")
+    table.add_column("Var ∂L/∂z", justify="right")
+    if has_theory:
+        table.add_column("theory", justify="right", style="dim")
+    table.add_column("ratio", justify="right")
+    table.add_column("Var ∂L/∂W", justify="right")
+    if has_theory:
+        table.add_column("theory", justify="right", style="dim")
+    table.add_column("ratio", justify="right")
+    table.add_column("Var ∂L/∂b", justify="right")
+    for layer in layers:
+        row = [str(layer.index), layer.name, fmt(layer.grad_var)]
+        if has_theory:
+            row.append(fmt(layer.theory_grad_var))
+        row += [fmt(layer.grad_ratio), fmt(layer.weight_grad_var)]
+        if has_theory:
+            row.append(fmt(layer.theory_weight_grad_var))
+        row += [fmt(layer.weight_grad_ratio), fmt(layer.bias_grad_var)]
         table.add_row(*row, style=None if layer.finite else "red")
     return table
 
@@ -104,16 +125,27 @@ def verdict_line(label: str, summary: DirectionSummary) -> Text:
 
 
 def print_result(console: Console, result: RunResult) -> None:
-    init_note = result.init if all(s.init == result.init for s in result.layers) else "per layer"
-    title = (
-        f"{result.name}: init {init_note}, bias {result.bias_init}, batch {result.batch}, "
-        f"seed {result.seed}, {result.dtype}"
+    same_init = _uniform([layer.init for layer in result.layers])
+    same_activation = _uniform([layer.activation for layer in result.layers])
+    draws = (
+        f"seeds {result.seed}..{result.seed + result.seeds - 1} (means)"
+        if result.seeds > 1
+        else f"seed {result.seed}"
     )
-    console.print(layer_table(result, title))
+    title = (
+        f"{result.name}: init {same_init or 'per layer'}, bias {result.bias_init}"
+        + (f", activation {same_activation}" if same_activation else "")
+        + f", batch {result.batch}, {draws}, {result.dtype}"
+    )
+    console.print(forward_table(result, f"{title}\nforward (ratio: this layer over the last)"))
+    if any(layer.grad_var is not None for layer in result.layers):
+        console.print(
+            backward_table(result, "backward, dL/d(output) ~ N(0, 1) (Var ∂L/∂W sums the batch)")
+        )
     console.print(verdict_line("forward ", result.summary.forward))
     if result.summary.backward is not None:
         console.print(verdict_line("backward", result.summary.backward))
-    for note in result.summary.notes:
+    for note in dict.fromkeys(result.summary.notes):  # once each, in order
         console.print(Text(f"note: {note}", style="dim"))
 
 

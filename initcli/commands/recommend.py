@@ -11,6 +11,7 @@ from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 CHECK_DEPTH = 10
+NEUTRAL_SLOPE = 1e-6  # quadrature rounding is ~1e-15; anything closer to 1 is exactly 1
 CHECK_WIDTH = 512
 CHECK_BATCH = 512
 
@@ -85,11 +86,12 @@ def _text_lines(result: dict[str, object], check: dict[str, object] | None) -> l
     gain = float(result["variance_gain"])  # type: ignore[arg-type]
     slope = float(result["fixed_point_slope"])  # type: ignore[arg-type]
     chi = float(result["chi_1"])  # type: ignore[arg-type]
-    stability = (
-        "stable: deviations from unit variance shrink"
-        if slope < 1
-        else "unstable: deviations from unit variance grow"
-    )
+    if abs(slope - 1) < NEUTRAL_SLOPE:  # relu, linear: homogeneous, every q is a fixed point
+        stability = "neutral: deviations from unit variance neither grow nor shrink,"
+    elif slope < 1:
+        stability = "stable: deviations from unit variance shrink"
+    else:
+        stability = "unstable: deviations from unit variance grow"
     lines = [
         f"activation       {result['activation']}",
         f"variance gain    g = 1/sqrt(E[phi(z)^2]) = {gain:.6g}  (z ~ N(0, 1))",

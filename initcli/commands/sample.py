@@ -82,13 +82,19 @@ def _number(value: float) -> str:
     return "unbounded" if math.isinf(value) else f"{value:.6g}"
 
 
+PLOT_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "webp", "eps", "tif", "tiff")
+
+
 def sample(
     spec: str = typer.Argument(
         ..., help="Initializer SPEC, e.g. he_normal or 'truncated_normal(std=0.02)'."
     ),
     shape: str = typer.Option(..., "--shape", help="Tensor shape in --layout, e.g. 256,128."),
-    layout: str = typer.Option(
-        "torch", "--layout", help="torch (out, in, *k) | keras (*k, in, out) | jax (*k, in, out)."
+    layout: str | None = typer.Option(
+        None,
+        "--layout",
+        help="torch (out, in, *k) | keras (*k, in, out) | jax (*k, in, out); default: the "
+        "prefix's framework (keras./tf1./jax. read keras layout), else torch.",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the draw."),
     save: Path | None = typer.Option(None, "--save", help="Save the array here (.npy)."),
@@ -104,16 +110,24 @@ def sample(
     """
     import numpy as np
 
-    from initcli.errors import EXIT_BAD_USAGE, InitcliError
+    from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
     from initcli.fans import check_layout
     from initcli.initializers import resolve_initializer
     from initcli.moments import moments
     from initcli.outputs import save_npy
     from initcli.shapes import parse_shape
 
-    init = resolve_initializer(spec)
+    with error_context("SPEC"):
+        init = resolve_initializer(spec)
     dims = parse_shape(shape, "--shape")
-    chosen = check_layout(layout)
+    # A keras.he_normal user writes shapes the Keras way: (*k, in, out).
+    chosen = check_layout(layout) if layout is not None else init.layout
+    if plot is not None and plot.suffix.lower().lstrip(".") not in PLOT_FORMATS:
+        raise InitcliError(
+            f"--plot {str(plot)!r}: cannot write a {plot.suffix or 'suffix-less'} image; "
+            f"end the name with one of .{', .'.join(PLOT_FORMATS)}",
+            EXIT_BAD_USAGE,
+        )
     count = math.prod(dims)
     if count > MAX_ELEMENTS:
         raise InitcliError(
