@@ -17,6 +17,8 @@ Value = bool | int | float | str | None
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 # One way to split the digits (no `\d+\.?\d*`): a long run of digits cannot backtrack.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_RESERVED_WORDS = ("true", "false", "none", "null", "inf", "+inf", "-inf", "nan")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 MAX_SPEC_LENGTH = 1000  # the longest registry example is ~100 characters
 MAX_DIGITS = 300  # longer integers exceed every float (1.8e308) and Python's str->int limit
@@ -74,12 +76,20 @@ def _parse_value(raw: str, text: str, key: str) -> Value:
 
 
 def _split_arguments(body: str, text: str) -> list[str]:
-    """Split on commas at parenthesis depth 0 (so ``gain=sqrt(2)`` stays whole)."""
+    """Split on commas at parenthesis depth 0 and outside quotes (so ``gain=sqrt(2)`` and
+    ``name='a,b'`` stay whole)."""
     parts: list[str] = []
     current: list[str] = []
     depth = 0
+    quote: str | None = None
     for char in body:
-        if char == "(":
+        if quote is not None:
+            quote = None if char == quote else quote
+            current.append(char)
+            continue
+        if char in "'\"":
+            quote = char
+        elif char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
@@ -121,7 +131,8 @@ def parse_call(text: str) -> tuple[str, dict[str, Value]]:
             f"{len(stripped)} characters is too long for a spec (at most {MAX_SPEC_LENGTH}); "
             "write name or name(key=value, ...)",
         )
-    if stripped.count("(") != stripped.count(")"):
+    unquoted = _QUOTED.sub("", stripped)
+    if unquoted.count("(") != unquoted.count(")"):
         raise _unbalanced(text)
     open_at = stripped.find("(")
     if open_at == -1:
@@ -160,8 +171,15 @@ def parse_call(text: str) -> tuple[str, dict[str, Value]]:
 
 
 def format_value(value: Value) -> str:
+    """``value`` as a SPEC writes it, so that :func:`parse_call` reads back the same value."""
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value)  # repr round-trips exactly
+    if isinstance(value, str):
+        bare = _NAME.fullmatch(value) and value.lower() not in _RESERVED_WORDS
+        if bare:
+            return value
+        quote = "'" if "'" not in value else '"'
+        return f"{quote}{value}{quote}"  # '0' stays a string, not the number 0
     return str(value)
 
 
