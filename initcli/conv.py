@@ -20,10 +20,17 @@ im2col: a strided view of ``xp`` (no copy) is copied once into the column matrix
 Memory: the column matrix holds ``C * prod(k) * prod(out)`` values per example, ``prod(k)``
 times the input when stride is 1 (9x for a 3x3 kernel). So that this temporary does not
 dominate a run's peak memory, the batch is processed in chunks whose columns fit in
-``budget`` bytes (:data:`COLUMN_BUDGET`). 4 MiB keeps a chunk's columns in a typical L3
-cache and still gives GEMMs of thousands of columns (64 channels, 3x3: 1820 columns); on a
-2-core EPYC, 4 MiB chunks ran a 64-channel 3x3 conv 15% faster than one 144 MiB GEMM.
-:func:`workspace_bytes` gives the exact temporary memory one call needs.
+``budget`` bytes (:data:`COLUMN_BUDGET`). :func:`workspace_bytes` gives the exact temporary
+memory one call needs.
+
+Chunk size (64 channels 3x3 on 32x32, batch 64, forward + backward, 2-core EPYC; see
+bench/RESULTS.md): with one BLAS thread 4 MiB and 16 MiB chunks are within 5% of each
+other, about 70% of the GEMM rate; with two threads on an idle machine 16 MiB is 10%
+faster (52% of the 2-thread rate), and while another process holds a core a 4 MiB chunk's
+GEMM (1024 columns) so often waits on its second thread that 4 MiB fell to 34% where
+16 MiB kept 49%. A 16 MiB chunk is 7 examples of that layer, 16 of a 64-channel conv1d on
+1024 steps; the workspace is then 8% (conv2d) and 16% (conv1d) of the benchmark
+networks' memory floors.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-COLUMN_BUDGET = 4 * 2**20  # bytes of column matrix per chunk of the batch
+COLUMN_BUDGET = 16 * 2**20  # bytes of column matrix per chunk of the batch
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -211,12 +218,14 @@ def conv_forward(
         cols = work.columns(work.padded_input(xc), stride, dilation)
         product = work.product_buffer(filters, m)
         np.matmul(w2, cols, out=product)
-        if bias is not None:
-            product += bias[:, None]
-        # (O, m, P) -> (m, O, P): the one copy that puts channels after the batch axis.
-        z[start : start + m].reshape(m, filters, work.positions)[...] = product.reshape(
-            filters, m, work.positions
-        ).transpose(1, 0, 2)
+        # (O, m, P) -> (m, O, P): the one copy that puts channels after the batch axis, with
+        # the bias added on the way.
+        target = z[start : start + m].reshape(m, filters, work.positions)
+        moved = product.reshape(filters, m, work.positions).transpose(1, 0, 2)
+        if bias is None:
+            target[...] = moved
+        else:
+            np.add(moved, bias[:, None], out=target)
     return z
 
 
@@ -238,8 +247,11 @@ def conv_backward(
     n = _chunk(batch, rows * math.prod(out) * x.itemsize, budget)
     work = _Workspace(x, weight.shape, out, pads, n)
     w2 = weight.reshape(filters, rows)
-    grad_w = np.zeros((filters, rows), dtype=x.dtype)
-    grad_w_chunk = np.empty_like(grad_w)
+    # dW^T = cols @ dZ^T, (K, O): the batch is the GEMM's inner dimension either way, but
+    # OpenBLAS shares this orientation's K = C * prod(k) rows among its threads better than
+    # O rows (0.16 s against 0.24 s for 64 channels 3x3, batch 64, on 2 cores).
+    grad_w_t = np.empty((rows, filters), dtype=x.dtype)
+    grad_w_chunk = np.empty_like(grad_w_t) if n < batch else grad_w_t
     grad_x = np.empty_like(x) if need_grad_x else None
     for start in range(0, batch, n):
         xc = x[start : start + n]
@@ -251,8 +263,11 @@ def conv_backward(
         gz.reshape(filters, m, work.positions)[...] = (
             grad_z[start : start + m].reshape(m, filters, work.positions).transpose(1, 0, 2)
         )
-        np.matmul(gz, cols.T, out=grad_w_chunk)
-        grad_w += grad_w_chunk
+        if start == 0:
+            np.matmul(cols, gz.T, out=grad_w_t)
+        else:
+            np.matmul(cols, gz.T, out=grad_w_chunk)
+            grad_w_t += grad_w_chunk
         if grad_x is None:
             continue
         np.matmul(w2.T, gz, out=cols)  # dcols reuses the column buffer
@@ -261,7 +276,7 @@ def conv_backward(
         if work.xp is not None:
             grad_x[start : start + m] = xp[(slice(None), slice(None), *work.interior)]
             work.dirty = True
-    return grad_x, grad_w.reshape(weight.shape)
+    return grad_x, np.ascontiguousarray(grad_w_t.T).reshape(weight.shape)
 
 
 def _col2im(

@@ -24,6 +24,18 @@ import numpy as np
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 
 
+def unique_path(path: Path, force: bool = False) -> Path:
+    """``path``, or ``name_2.ext``, ``name_3.ext``, ... if it exists (unless ``force``):
+    a new result never silently replaces an earlier one."""
+    path = Path(path)
+    if force or not path.exists():
+        return path
+    number = 2
+    while (candidate := path.with_name(f"{path.stem}_{number}{path.suffix}")).exists():
+        number += 1
+    return candidate
+
+
 def check_writable(path: Path, flag: str = "--out") -> None:
     """Fail early (before a long run) if ``path`` could not be created or written.
 

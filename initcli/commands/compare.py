@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from initcli.console import console, print_json
-from initcli.errors import error_context
+from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
 
 DEFAULT_DEPTH = 20
 DEFAULT_WIDTH = 512
@@ -17,13 +17,17 @@ DEFAULT_ACTIVATION = "relu"
 
 def compare(
     specs: list[str] = typer.Argument(
-        ..., help="Two or more initializer SPECs, e.g. xavier he 'orthogonal(gain=1.41)'."
+        ..., help="One or more initializer SPECs, e.g. xavier he 'orthogonal(gain=1.41)'."
     ),
-    activation: str = typer.Option(
-        DEFAULT_ACTIVATION, "--activation", help="Activation of the dense stack (no --config)."
+    activation: str | None = typer.Option(
+        None, "--activation", help=f"Activation of the dense stack [{DEFAULT_ACTIVATION}]."
     ),
-    depth: int = typer.Option(DEFAULT_DEPTH, "--depth", help="Layers of the dense stack."),
-    width: int = typer.Option(DEFAULT_WIDTH, "--width", help="Units per layer of the stack."),
+    depth: int | None = typer.Option(
+        None, "--depth", help=f"Layers of the dense stack [{DEFAULT_DEPTH}]."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", help=f"Units per layer of the dense stack [{DEFAULT_WIDTH}]."
+    ),
     batch: int | None = typer.Option(
         None, "--batch", help=f"Batch size (default {DEFAULT_BATCH}, or the config's)."
     ),
@@ -35,6 +39,7 @@ def compare(
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     out: Path = typer.Option(Path("outputs"), "--out", help="Directory for the overlay plot."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the overlay plot."),
+    force: bool = typer.Option(False, "--force", help="Replace a plot of the same name."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
 ) -> None:
     """Run the same network with each initializer and put the statistics side by side.
@@ -49,14 +54,25 @@ def compare(
     for text in specs:
         with error_context("SPEC"):
             resolve_initializer(text)  # refuse a bad SPEC before any work
+    stack_flags = {"--activation": activation, "--depth": depth, "--width": width}
     if config is not None:
+        given = [flag for flag, value in stack_flags.items() if value is not None]
+        if given:
+            raise InitcliError(
+                f"{', '.join(given)} only apply to the dense stack, not to --config "
+                f"{str(config)!r}; drop them, or edit the spec",
+                EXIT_BAD_USAGE,
+            )
         spec = load_spec(config)
     else:
+        activation = activation or DEFAULT_ACTIVATION
         from initcli.activations import resolve_activation
 
         with error_context("--activation"):
             resolve_activation(activation)
-        spec = dense_stack_spec(depth, width, activation, batch or DEFAULT_BATCH)
+        spec = dense_stack_spec(
+            depth or DEFAULT_DEPTH, width or DEFAULT_WIDTH, activation, batch or DEFAULT_BATCH
+        )
     if not no_plots:
         from initcli.outputs import check_writable
 
@@ -68,14 +84,15 @@ def compare(
     title = f"{spec.name}: {' vs '.join(specs)} (batch {results[0].batch}, seed {seed})"
     written: list[Path] = []
     if not no_plots:
-        from initcli.outputs import ensure_directory, save_figure
+        from initcli.outputs import ensure_directory, save_figure, unique_path
         from initcli.plots import compare_figure
 
         directory = ensure_directory(out)
         figure = compare_figure(results, title)
         slug = "_vs_".join(r.init for r in results)
         safe = "".join(c if c.isalnum() or c in "._=-" else "-" for c in slug)[:150]
-        written.append(save_figure(directory / f"compare_{spec.name}_{safe}.png", figure))
+        target = unique_path(directory / f"compare_{spec.name}_{safe}_seed{seed}.png", force)
+        written.append(save_figure(target, figure))
     if as_json:
         print_json(
             {

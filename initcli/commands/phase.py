@@ -61,6 +61,7 @@ def phase(
         ..., "--activation", "-a", help="Activation SPEC, e.g. tanh or 'elu(alpha=0.5)'."
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for phase_<activation>.png."),
+    force: bool = typer.Option(False, "--force", help="Replace a plot of the same name."),
     sigma_w2: str = typer.Option(
         DEFAULT_SIGMA_W2, "--sigma-w2", help="Range LOW,HIGH of sigma_w^2 = fan_in * Var(W)."
     ),
@@ -78,7 +79,7 @@ def phase(
     Example: initcli phase --activation tanh --out outputs --sigma-w2 1,4 --sigma-b2 0,0.25
     """
     from initcli.activations import resolve_activation
-    from initcli.outputs import ensure_directory
+    from initcli.outputs import ensure_directory, unique_path
     from initcli.theory import phase_diagram
 
     with error_context("--activation"):
@@ -87,7 +88,7 @@ def phase(
     b_low, b_high = parse_range(sigma_b2, "--sigma-b2")
     diagram = phase_diagram(act, np.linspace(w_low, w_high, grid), np.linspace(b_low, b_high, grid))
     ensure_directory(out)
-    path = out / figure_name(act.spec)
+    path = unique_path(out / figure_name(act.spec), force)
     _save_figure(diagram, act.spec, path)
     critical = diagram.critical_sigma_w2()
     data: dict[str, Any] = {
