@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -83,6 +84,17 @@ def check_memory(network: Network, batch: int, dtype: str, with_grad: bool) -> i
     estimate = estimate_memory(network, batch, np.dtype(DTYPES[dtype]).itemsize, with_grad)
     available = _memory_limit_from_environment() or available_memory()
     if available is not None and estimate > MEMORY_HEADROOM * available:
+        weights = sum(
+            math.prod(layer.weight_shape) * np.dtype(DTYPES[dtype]).itemsize
+            for layer in network.layers
+            if layer.weight_shape is not None
+        )
+        if weights > MEMORY_HEADROOM * available / 2:
+            raise InitcliError(
+                f"the weights alone need about {_format_bytes(weights)} of the "
+                f"{_format_bytes(available)} available; use narrower or fewer layers",
+                EXIT_BAD_DATA,
+            )
         hints = [f"a smaller --batch (now {batch})"]
         if with_grad:
             hints.append("--no-grad (forward only)")

@@ -117,13 +117,17 @@ def histogram_figure(result: RunResult, which: str) -> Any | None:
             data.append((result.layers[position], finite, zero_share))
     if not data:
         return None
-    everything = np.concatenate([values for _, values, _ in data])
     bounded = which == "act" and result.layers[chosen[0]].saturated_frac is not None
-    # Bounded activations (tanh, sigmoid) show their whole range, so saturation at the
-    # bounds stays visible; elsewhere cut the 0.1% tails that would squash the bulk.
-    low, high = (
-        (everything.min(), everything.max()) if bounded else np.percentile(everything, [0.1, 99.9])
-    )
+    if bounded:
+        # Bounded activations (tanh, sigmoid) show their whole range, so saturation at the
+        # bounds stays visible.
+        everything = np.concatenate([values for _, values, _ in data])
+        low, high = float(everything.min()), float(everything.max())
+    else:
+        # Wide enough for the widest layer's bulk (its 0.1% tails cut); narrower layers then
+        # show as spikes, as in Glorot & Bengio's figures, on one shared axis.
+        low = min(float(np.percentile(values, 0.1)) for _, values, _ in data)
+        high = max(float(np.percentile(values, 99.9)) for _, values, _ in data)
     if which == "grad" or low < 0 < high:
         bound = max(abs(low), abs(high))
         low, high = -bound, bound
