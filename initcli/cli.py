@@ -27,6 +27,26 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from initcli import __version__
+
+        print(f"initcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Explore neural-network initialization statistics: initializers, fans, gains, and how
+    variance flows forward and backward through a network at step 0."""
+
+
 register_all(app)
 
 
