@@ -89,10 +89,12 @@ def check_memory(network: Network, batch: int, dtype: str, with_grad: bool) -> i
             for layer in network.layers
             if layer.weight_shape is not None
         )
-        if weights > MEMORY_HEADROOM * available / 2:
+        if weights > MEMORY_HEADROOM * available:  # no batch size can help
             raise InitcliError(
-                f"the weights alone need about {_format_bytes(weights)} of the "
-                f"{_format_bytes(available)} available; use narrower or fewer layers",
+                f"this run needs about {_format_bytes(estimate)} but only "
+                f"{_format_bytes(available)} is available, and the weights alone need "
+                f"{_format_bytes(weights)}; use narrower or fewer layers"
+                + (", or --dtype float32" if dtype == "float64" else ""),
                 EXIT_BAD_DATA,
             )
         hints = [f"a smaller --batch (now {batch})"]

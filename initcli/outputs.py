@@ -115,26 +115,30 @@ def atomic_path(path: Path) -> Iterator[Path]:
     :class:`InitcliError` s; the previous ``path``, if any, is left as it was.
     """
     path = Path(path)
-    with _interrupts_deferred():  # Ctrl-C between mkstemp and `try` would orphan the file
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        except OSError as err:
-            raise _write_error(path, err) from None
-        tmp = Path(tmp_name)
-        os.close(fd)
+    tmp: Path | None = None
     try:
+        # SIGINT is held while the temporary file comes into being and while it is renamed:
+        # a Ctrl-C there is raised as the block ends, inside this `try`, which removes it.
+        with _interrupts_deferred():
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            tmp = Path(tmp_name)
+            os.close(fd)
         yield tmp
-        with _interrupts_deferred():  # the file is either renamed into place or removed
+        with _interrupts_deferred():
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
     except OSError as err:
-        with _interrupts_deferred():
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise _write_error(path, err) from None
     except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(tmp: Path | None) -> None:
+    if tmp is not None:
         with _interrupts_deferred():
             tmp.unlink(missing_ok=True)
-        raise
 
 
 @contextmanager

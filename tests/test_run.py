@@ -202,10 +202,16 @@ def test_bad_inputs_fail_in_one_line_and_write_nothing(tmp_path: Path, cli: obje
 def test_memory_estimate_refuses_a_run_that_cannot_fit(
     cli: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("INITCLI_MEMORY_LIMIT", str(1 << 20))
+    # mlp_tanh: 10 MiB of weights fit in 80% of 20 MiB; its activations for backward do not.
+    monkeypatch.setenv("INITCLI_MEMORY_LIMIT", str(20 << 20))
     result = cli(  # type: ignore[operator]
         "run", str(CONFIGS / "mlp_tanh.yaml"), "--out", str(tmp_path / "out")
     )
     assert result.code == 1
     assert "--batch" in result.err and "--no-grad" in result.err
     assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("INITCLI_MEMORY_LIMIT", str(4 << 20))  # now the weights do not fit
+    result = cli(  # type: ignore[operator]
+        "run", str(CONFIGS / "mlp_tanh.yaml"), "--out", str(tmp_path / "out")
+    )
+    assert result.code == 1 and "weights alone need 10.0 MiB" in result.err
