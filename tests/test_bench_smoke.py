@@ -1,0 +1,119 @@
+"""The benchmark's functions run end to end on toy sizes (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import cases, measure  # noqa: E402
+from bench import run as bench_run  # noqa: E402
+
+TINY = replace(
+    bench_run.QUICK,
+    name="smoke",
+    cases=(
+        cases.dense_case(depth=2, width=16, batch=8).recipe,
+        cases.conv2d_case(depth=2, channels=4, size=8, batch=2).recipe,
+        cases.conv1d_case(depth=3, channels=4, length=32, batch=2).recipe,
+    ),
+    scaling_width=8,
+    scaling_depths=(1, 2, 4),
+    scaling_batches=(2, 4, 8),
+    sample_size=16,
+    qr_size=16,
+    seeds_recipe=cases.dense_case(depth=2, width=8, batch=4).recipe,
+    gemm_size=64,
+    breakdown=True,
+)
+
+
+@pytest.mark.parametrize("recipe", TINY.cases, ids=lambda r: r["kind"])
+def test_case_runs_and_counts(recipe: dict) -> None:
+    case = cases.case_from_recipe(recipe)
+    assert cases.case_from_recipe(case.recipe) == case
+    prep = cases.prepare(case)
+    timed = cases.propagate_with_stats(prep)
+    assert len(timed.layers) == recipe["depth"]
+    assert 0 <= timed.stats_seconds <= timed.seconds
+    cases.propagate_only(prep)
+    assert cases.flop_count(prep.network, case.batch) > 0
+    floor = cases.floor_bytes(prep.network, case.batch, 4)
+    weights = sum(w.nbytes for w in prep.params.weights if w is not None)
+    assert floor > weights + prep.inputs.nbytes
+
+
+@pytest.mark.parametrize("recipe", TINY.cases, ids=lambda r: r["kind"])
+def test_torch_twin_matches_initcli(recipe: dict) -> None:
+    pytest.importorskip("torch")
+    prep = cases.prepare(cases.case_from_recipe(recipe))
+    layers = cases.propagate_with_stats(prep).layers
+    twin = cases.torch_twin(prep, threads=1)
+    # Same weights and inputs; float32 rounding only (variances of a handful of values).
+    assert cases.agreement(layers, twin.step()) < 1e-3
+
+
+def test_run_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = bench_run.run(TINY, ["run", "sampling", "seeds"], threads=1, out=tmp_path)
+    assert len(results["run"]) == 3
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["settings"] == "smoke"
+    assert "## Targets" in (tmp_path / "results.md").read_text()
+    assert "initcli benchmark" in capsys.readouterr().out
+    rows = [row for row in results["sampling"]["rows"] if "ratio" in row]
+    assert rows and all(row["ratio"] > 0 for row in rows)
+    assert results["seeds"]["speedup"] > 0
+
+
+def test_memory_child_reports_floor_and_peak() -> None:
+    recipe = TINY.cases[0]
+    inline = bench_run.memory_child(recipe, "initcli")
+    assert inline["floor"] > 0 and inline["estimate"] > 0 and inline["peak_rss"] > 0
+    child = measure.run_child(["--child", "memory", json.dumps(recipe), "initcli"])
+    assert child["floor"] == inline["floor"] and child["peak_above_baseline"] >= 0
+
+
+def test_linear_fit_of_a_line() -> None:
+    fit = bench_run.linear_fit([10, 20, 40], [1.0, 2.0, 4.0])
+    assert fit["slope"] == pytest.approx(0.1)
+    assert fit["r2"] == pytest.approx(1.0)
+    assert fit["doubling_ratios"] == pytest.approx([2.0, 2.0])
+
+
+IMPORTTIME = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 |     numpy._core
+import time:      5000 |       6000 |   numpy
+import time:        50 |       6050 | initcli.outputs
+import time:      7000 |       7000 | typer
+import time:       200 |        200 |   initcli.fans
+import time:       300 |        500 | initcli.shapes
+"""
+
+
+def test_import_tree_names_who_imports_what() -> None:
+    roots = measure.import_tree(IMPORTTIME)
+    assert [root.name for root in roots] == ["initcli.outputs", "typer", "initcli.shapes"]
+    assert roots[0].children[0].name == "numpy"
+    heavy = measure.heavy_imports(roots)
+    by_module = {row["module"]: row for row in heavy}
+    assert by_module["numpy"]["imported_by"] == "initcli.outputs"
+    assert by_module["typer"]["imported_by"] == "<top>"
+
+
+def test_blas_facts_and_timers() -> None:
+    info = measure.blas_info()
+    assert info["numpy"] == np.__version__
+    assert measure.blas_threads() >= 1
+    once = measure.gemm_seconds(32)
+    assert once() >= 0
+    samples = measure.Samples([2.0, 1.0, 3.0])
+    assert samples.best == 1.0 and samples.median == 2.0 and samples.spread == 1.0
