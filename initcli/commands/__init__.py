@@ -22,10 +22,4 @@ COMMAND_MODULES = (
 
 def register_all(app: typer.Typer) -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"initcli.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"initcli.commands.{name}":
-                continue  # command not written yet
-            raise
-        module.register(app)
+        importlib.import_module(f"initcli.commands.{name}").register(app)
