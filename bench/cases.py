@@ -168,7 +168,11 @@ class Timed:
 
 
 def propagate_with_stats(prep: Prepared, keep_samples: bool = True) -> Timed:
-    """The timed loop of ``initcli run``; also the time spent in the collector alone."""
+    """The timed loop of ``initcli run``; also the time spent in the collector alone.
+
+    Written as ``run_experiment`` writes it: the loop variable holds each step until the
+    generator has computed the next one, which is part of what the memory probe measures.
+    """
     collector = StatsCollector(keep_samples=keep_samples)
     in_stats = 0.0
     clock = time.perf_counter

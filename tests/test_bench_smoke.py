@@ -30,7 +30,7 @@ TINY = replace(
     scaling_batches=(2, 4, 8),
     sample_size=16,
     qr_size=16,
-    seeds_recipe=cases.dense_case(depth=2, width=8, batch=4).recipe,
+    seeds_recipes=(cases.dense_case(depth=2, width=8, batch=4).recipe,),
     gemm_size=64,
     breakdown=True,
 )
@@ -70,7 +70,7 @@ def test_run_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "initcli benchmark" in capsys.readouterr().out
     rows = [row for row in results["sampling"]["rows"] if "ratio" in row]
     assert rows and all(row["ratio"] > 0 for row in rows)
-    assert results["seeds"]["speedup"] > 0
+    assert all(row["speedup"] > 0 for row in results["seeds"]["rows"])
 
 
 def test_memory_child_reports_floor_and_peak() -> None:
