@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import multiprocessing
 import os
@@ -28,7 +27,7 @@ from initcli.propagate import (
     sample_parameters,
 )
 from initcli.spec import LayerSpec, Location, NetworkSpec
-from initcli.stats import LayerStats, RunResult, StatsCollector, ratio, summarize
+from initcli.stats import LayerStats, RunResult, StatsCollector, fill_ratios, summarize
 
 DTYPES: dict[str, Any] = {"float32": np.float32, "float64": np.float64}
 MEMORY_HEADROOM = 0.8  # refuse a run whose estimate exceeds this share of available memory
@@ -292,7 +291,7 @@ def aggregate(draws: list[RunResult]) -> RunResult:
             if getattr(layer, key) is not None
         }
         layers.append(merged)
-    _refresh_ratios(layers)
+    fill_ratios(layers)
     input_var = float(np.mean([d.input_var for d in draws]))
     input_mean = float(np.mean([d.input_mean for d in draws]))
     grad_vars = [d.output_grad_var for d in draws if d.output_grad_var is not None]
@@ -312,11 +311,3 @@ def aggregate(draws: list[RunResult]) -> RunResult:
         output_grad_var=output_grad_var,
         seeds=len(draws),
     )
-
-
-def _refresh_ratios(layers: list[LayerStats]) -> None:
-    for previous, current in itertools.pairwise(layers):
-        current.preact_ratio = ratio(current.preact_var, previous.preact_var)
-        current.act_ratio = ratio(current.act_var, previous.act_var)
-        current.grad_ratio = ratio(current.grad_var, previous.grad_var)
-        current.weight_grad_ratio = ratio(current.weight_grad_var, previous.weight_grad_var)

@@ -24,14 +24,16 @@ import numpy as np
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 
 
-def unique_path(path: Path, force: bool = False) -> Path:
+def unique_path(path: Path, force: bool = False, keep_suffix: bool = True) -> Path:
     """``path``, or ``name_2.ext``, ``name_3.ext``, ... if it exists (unless ``force``):
-    a new result never silently replaces an earlier one."""
+    a new result never silently replaces an earlier one. ``keep_suffix=False`` numbers the
+    whole name (a directory like ``run_std=1.0_seed0`` has no extension)."""
     path = Path(path)
     if force or not path.exists():
         return path
+    stem, suffix = (path.stem, path.suffix) if keep_suffix else (path.name, "")
     number = 2
-    while (candidate := path.with_name(f"{path.stem}_{number}{path.suffix}")).exists():
+    while (candidate := path.with_name(f"{stem}_{number}{suffix}")).exists():
         number += 1
     return candidate
 

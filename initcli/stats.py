@@ -17,6 +17,7 @@ whole depth) is "stable"; below, "vanishing"; above, "exploding". A non-finite v
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -137,6 +138,15 @@ def _dead_and_zero(act: np.ndarray) -> tuple[float, float]:
     return zero_frac, float(np.count_nonzero(dead)) / max(dead.size, 1)
 
 
+def fill_ratios(layers: list[LayerStats]) -> None:
+    """Each layer's variances over the previous layer's (the first layer has none)."""
+    for previous, current in itertools.pairwise(layers):
+        current.preact_ratio = ratio(current.preact_var, previous.preact_var)
+        current.act_ratio = ratio(current.act_var, previous.act_var)
+        current.grad_ratio = ratio(current.grad_var, previous.grad_var)
+        current.weight_grad_ratio = ratio(current.weight_grad_var, previous.weight_grad_var)
+
+
 class StatsCollector:
     """Reduce propagation steps to :class:`LayerStats`, in the order they arrive."""
 
@@ -186,10 +196,6 @@ class StatsCollector:
             saturated_frac=saturated_frac,
             finite=preact.finite and act.finite,
         )
-        if self.layers:
-            previous = self.layers[-1]
-            stats.preact_ratio = ratio(stats.preact_var, previous.preact_var)
-            stats.act_ratio = ratio(stats.act_var, previous.act_var)
         self._by_name[layer.spec.name] = len(self.layers)
         self.layers.append(stats)
         if self.keep_samples:
@@ -209,10 +215,8 @@ class StatsCollector:
             self.samples[position].grad = _subsample(step.grad_preact)
 
     def finish(self) -> list[LayerStats]:
-        """Fill the backward ratios (layer l over layer l-1, as forward) once all are in."""
-        for previous, current in zip(self.layers[:-1], self.layers[1:], strict=False):
-            current.grad_ratio = ratio(current.grad_var, previous.grad_var)
-            current.weight_grad_ratio = ratio(current.weight_grad_var, previous.weight_grad_var)
+        """The layers, with their ratios filled once forward and backward are all in."""
+        fill_ratios(self.layers)
         return self.layers
 
 

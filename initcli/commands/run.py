@@ -18,14 +18,10 @@ def run_directory(parent: Path, name: str, init: str, seed: int, force: bool) ->
     Without ``force`` an existing directory gets a numbered sibling (``..._2``); with it the
     files inside are replaced (each atomically).
     """
+    from initcli.outputs import unique_path
+
     slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", f"{name}_{init}_seed{seed}").strip("-")
-    candidate = parent / slug
-    if force or not candidate.exists():
-        return candidate
-    number = 2
-    while (parent / f"{slug}_{number}").exists():
-        number += 1
-    return parent / f"{slug}_{number}"
+    return unique_path(parent / slug, force, keep_suffix=False)
 
 
 def write_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
