@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import numpy as np
 
 from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 from initcli.moments import moments
-from initcli.network import Network, build_network
+from initcli.network import Network, build_network, parameter_bytes
 from initcli.network_theory import predict_network, weight_grad_var
 from initcli.propagate import (
     estimate_memory,
@@ -83,11 +82,7 @@ def check_memory(network: Network, batch: int, dtype: str, with_grad: bool) -> i
     estimate = estimate_memory(network, batch, np.dtype(DTYPES[dtype]).itemsize, with_grad)
     available = _memory_limit_from_environment() or available_memory()
     if available is not None and estimate > MEMORY_HEADROOM * available:
-        weights = sum(
-            math.prod(layer.weight_shape) * np.dtype(DTYPES[dtype]).itemsize
-            for layer in network.layers
-            if layer.weight_shape is not None
-        )
+        weights = parameter_bytes(network, np.dtype(DTYPES[dtype]).itemsize)
         if weights > MEMORY_HEADROOM * available:  # no batch size can help
             raise InitcliError(
                 f"this run needs about {_format_bytes(estimate)} but only "
@@ -118,7 +113,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     if batch < 1:
         raise InitcliError(f"--batch {batch} must be at least 1", EXIT_BAD_USAGE)
     network = build_network(spec, init=options.init, bias_init=options.bias_init)
-    if not any(layer.weight_shape is not None for layer in network.layers):
+    if not any(layer.parameter_shapes() for layer in network.walk()):
         raise InitcliError(
             f"{spec.path}: the network has no dense or conv layer, so there is nothing to "
             "initialize; add one under layers:",
@@ -133,7 +128,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     output_grad = None
     output_grad_var = None
     if options.with_grad:
-        output_shape = (batch, *network.layers[-1].out_shape)
+        output_shape = (batch, *network.output_shape)
         output_grad = rng.standard_normal(output_shape, dtype=dtype)
         output_grad_var = moments(output_grad).var
     collector = StatsCollector(keep_samples=options.keep_samples)

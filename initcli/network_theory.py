@@ -1,59 +1,65 @@
 """Mean-field predictions for a whole :class:`~initcli.network.Network`.
 
-Each weighted layer becomes a :class:`initcli.theory.LayerParams` built from what its
-initializers *promise* (the law's variance and mean, not the sampled values): dense layers
-with their fans, convolutions per channel ignoring borders. ``flatten`` is transparent.
-The predictions fill the ``theory_*`` columns of ``run`` and ``compare``.
+Each layer steps the prediction itself (:meth:`initcli.layers.base.Layer.theory_forward`
+and ``theory_backward``) from what its initializers *promise* (the law's variance and
+mean, not the sampled values): dense layers with their fans, convolutions per channel
+ignoring borders, ``flatten`` transparent. A layer the theory does not cover raises
+:class:`~initcli.layers.base.NoPrediction` with the reason. The predictions fill the
+``theory_*`` columns of ``run`` and ``compare``.
 """
 
 from __future__ import annotations
 
 import math
 
-from initcli.initializers import bias_distribution
-from initcli.network import Layer, Network
-from initcli.theory import LayerParams, LayerPrediction, conv_layer, dense_layer, predict_stack
-
-
-def _layer_params(layer: Layer) -> LayerParams:
-    assert layer.weight_shape is not None and layer.init is not None
-    assert layer.activation is not None and layer.fans is not None
-    weight = layer.init.distribution(layer.weight_shape, "torch", fans=layer.fans)
-    weight_var = weight.std() ** 2
-    bias_var = bias_mean = 0.0
-    if layer.bias_init is not None:
-        bias = bias_distribution(layer.bias_init, layer.weight_shape[0], layer.fans)
-        bias_var, bias_mean = bias.std() ** 2, bias.mean()
-    out_channels, in_channels, *kernel = layer.weight_shape
-    if not kernel:
-        return dense_layer(
-            layer.activation,
-            in_channels,
-            out_channels,
-            weight_var,
-            bias_var=bias_var,
-            bias_mean=bias_mean,
-            weight_mean=weight.mean(),
-        )
-    return conv_layer(
-        layer.activation,
-        in_channels,
-        out_channels,
-        kernel,
-        layer.stride or (1,) * len(kernel),
-        weight_var,
-        bias_var=bias_var,
-        bias_mean=bias_mean,
-        weight_mean=weight.mean(),
-    )
+from initcli.errors import EXIT_BAD_DATA, InitcliError
+from initcli.layers.base import GradientState, NoPrediction, TheoryRecord
+from initcli.network import Network
+from initcli.theory import LayerPrediction
 
 
 def predict_network(
     network: Network, input_second_moment: float = 1.0, output_grad_var: float = 1.0
 ) -> list[LayerPrediction]:
-    """One prediction per weighted layer, in order (index 1 = first weighted layer)."""
-    layers = [_layer_params(layer) for layer in network.layers if layer.weight_shape is not None]
-    return predict_stack(layers, input_second_moment, output_grad_var)
+    """One prediction per reporting layer, in order (index 1 = the first).
+
+    Raises :class:`InitcliError` naming the reason where mean-field theory does not apply.
+    """
+    root = network.root
+    records: list[TheoryRecord] = []
+    try:
+        root.theory_forward(input_second_moment, records)
+        by_name = {record.layer.name: record for record in records}
+        # The last layer's gradient is Var(dL/dz_L) = E[phi'(z_L)^2] * output_grad_var.
+        root.theory_backward(GradientState(1.0, output_grad_var), by_name)
+    except NoPrediction as reason:
+        raise InitcliError(str(reason), EXIT_BAD_DATA) from None
+    predictions = []
+    for position, record in enumerate(records):
+        params = record.params
+        note = None
+        if params.weight_mean != 0.0:
+            note = (
+                f"weight mean {params.weight_mean:.3g} is not 0: mean-field theory assumes "
+                "zero-mean weights, so this prediction ignores it"
+            )
+        predictions.append(
+            LayerPrediction(
+                index=position + 1,
+                preact_mean=record.preact_mean,
+                preact_var=record.preact_var,
+                act_mean=record.act_mean,
+                act_var=record.act_square - record.act_mean**2,
+                grad_var=record.grad_var,
+                # Var(dL/dW) per example = E[a_{l-1}^2] Var(dL/dz_l), dense only (see
+                # initcli.theory.LayerPrediction).
+                weight_grad_var_per_example=(
+                    record.input_square * record.grad_var if params.kind == "dense" else None
+                ),
+                note=note,
+            )
+        )
+    return predictions
 
 
 def weight_grad_var(prediction: LayerPrediction, batch: int) -> float | None:

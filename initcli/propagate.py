@@ -1,79 +1,80 @@
 """Sample a network's parameters, push one batch forward and one random gradient backward.
 
-``propagate`` yields the raw tensors of each layer as it goes (a :class:`ForwardStep` per
-weighted layer from first to last, then a :class:`BackwardStep` per weighted layer from last
-to first) and keeps only what the backward pass needs: each layer's input and phi'(z). A
-consumer (``initcli.stats``) reduces every step to numbers before asking for the next, so a
-step's tensors are freed as soon as propagation moves on.
+``propagate`` yields the raw tensors of each reporting layer as it goes (a
+:class:`ForwardStep` per layer from first to last, then a :class:`BackwardStep` per layer
+from last to first) and keeps only what the backward pass needs. The walk itself is the
+layers' own: each built layer (:mod:`initcli.layers`) runs forward returning what its
+backward needs and yields its steps; composites run their children. A consumer
+(``initcli.stats``) reduces every step to numbers before asking for the next, so a step's
+tensors are freed as soon as propagation moves on.
 
-Memory floor (what backward cannot do without): all weights and biases, and per weighted
-layer its input activation and phi'(z) — two tensors of the layer's size. See
-:func:`estimate_memory`.
+Memory floor (what backward cannot do without): all parameters, and what each layer keeps
+for backward (a weighted layer: its input activation and phi'(z), two tensors of the
+layer's size). See :func:`estimate_memory`.
 
-Randomness: one ``numpy.random.Generator`` draws, in order, every layer's weight then bias
-(first layer first), then the input batch, then the output gradient G ~ N(0, 1). The same
-seed gives the same numbers whatever the rest of the run does.
+Randomness: one ``numpy.random.Generator`` draws, in order, every layer's parameters
+(weight then bias; layers depth first, first layer first), then the input batch, then the
+output gradient G ~ N(0, 1). The same seed gives the same numbers whatever the rest of the
+run does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from initcli.initializers import sample_bias, sample_weight
-from initcli.network import Layer, Network
+from initcli.layers.base import BackwardStep, ForwardStep, Layer
+from initcli.network import Network, parameter_bytes
+
+__all__ = [
+    "BackwardStep",
+    "ForwardStep",
+    "Parameters",
+    "estimate_memory",
+    "propagate",
+    "sample_input",
+    "sample_parameters",
+    "weighted_layers",
+]
 
 SQRT3 = math.sqrt(3.0)
 
 
 @dataclass(frozen=True)
 class Parameters:
-    """Weights (PyTorch layout) and biases of every layer; None where a layer has none."""
+    """Every layer's parameters by the layer's unique name (``{"weight": W, "bias": b}``)."""
 
-    weights: tuple[np.ndarray | None, ...]
-    biases: tuple[np.ndarray | None, ...]
+    by_layer: Mapping[str, Mapping[str, np.ndarray]]
+    order: tuple[str, ...]  # layer names depth first, as sampled
 
+    def of(self, layer: Layer) -> Mapping[str, np.ndarray]:
+        return self.by_layer.get(layer.name, {})
 
-@dataclass(frozen=True)
-class ForwardStep:
-    layer: Layer
-    weight: np.ndarray
-    bias: np.ndarray | None
-    inputs: np.ndarray  # x, the layer's input batch
-    preact: np.ndarray  # z = W x + b
-    act: np.ndarray  # phi(z)
+    @property
+    def weights(self) -> tuple[np.ndarray | None, ...]:
+        """Each layer's weight in sampling order (None where a layer has none)."""
+        return tuple(self.by_layer[name].get("weight") for name in self.order)
 
-
-@dataclass(frozen=True)
-class BackwardStep:
-    layer: Layer
-    grad_preact: np.ndarray  # dL/dz
-    grad_weight: np.ndarray  # dL/dW, PyTorch layout
-    grad_bias: np.ndarray | None  # dL/db
+    @property
+    def biases(self) -> tuple[np.ndarray | None, ...]:
+        return tuple(self.by_layer[name].get("bias") for name in self.order)
 
 
 def weighted_layers(network: Network) -> list[Layer]:
-    return [layer for layer in network.layers if layer.weight_shape is not None]
+    """The layers that are rows of the statistics (dense and conv layers today)."""
+    return network.reporting_layers()
 
 
 def sample_parameters(network: Network, rng: np.random.Generator, dtype: type) -> Parameters:
-    weights: list[np.ndarray | None] = []
-    biases: list[np.ndarray | None] = []
-    for layer in network.layers:
-        if layer.weight_shape is None or layer.init is None or layer.fans is None:
-            weights.append(None)
-            biases.append(None)
-            continue
-        weights.append(sample_weight(layer.init, layer.weight_shape, rng, dtype))
-        if layer.bias_init is None:
-            biases.append(None)
-        else:
-            units = layer.weight_shape[0]
-            biases.append(sample_bias(layer.bias_init, units, layer.fans, rng, dtype))
-    return Parameters(tuple(weights), tuple(biases))
+    by_layer: dict[str, dict[str, np.ndarray]] = {}
+    order = []
+    for layer in network.walk():
+        by_layer[layer.name] = layer.sample_parameters(rng, dtype)
+        order.append(layer.name)
+    return Parameters(by_layer, tuple(order))
 
 
 def sample_input(
@@ -100,68 +101,26 @@ def propagate(
     ``output_grad`` is dL/d(output) and must have the network output's shape. Overflow to
     inf and NaN propagate silently (the statistics find where they first appear).
     """
-    saved: list[tuple[int, np.ndarray, np.ndarray]] = []  # (layer position, x, phi'(z))
-    x = inputs
+    root = network.root
     with np.errstate(all="ignore"):
-        for position, layer in enumerate(network.layers):
-            weight = params.weights[position]
-            if weight is None:  # flatten: a reshape, no statistics
-                x = x.reshape(x.shape[0], *layer.out_shape)
-                continue
-            bias = params.biases[position]
-            assert layer.activation is not None
-            z = layer.linear_forward(x, weight, bias)
-            a = layer.activation.forward(z)
-            yield ForwardStep(layer, weight, bias, x, z, a)
-            if output_grad is not None:
-                saved.append((position, x, layer.activation.derivative(z)))
-            del z
-            x = a
+        output, saved = yield from root.forward(inputs, params, output_grad is not None)
         if output_grad is None:
             return
-        grad = output_grad.reshape(x.shape)
-        del x
-        while saved:
-            position, x_in, dphi = saved.pop()  # popping frees this layer's tensors after use
-            layer = network.layers[position]
-            grad_z = grad.reshape(dphi.shape) * dphi
-            del dphi
-            weight = params.weights[position]
-            assert weight is not None
-            grad_x, grad_weight = layer.linear_backward(
-                x_in, weight, grad_z, need_grad_x=bool(saved)
-            )
-            assert grad_weight is not None
-            del x_in
-            grad_bias = None
-            if params.biases[position] is not None:
-                grad_bias = layer.bias_grad(grad_z)
-            yield BackwardStep(layer, grad_z, grad_weight, grad_bias)
-            if grad_x is None:
-                break
-            grad = grad_x
+        grad = output_grad.reshape(output.shape)
+        del output
+        yield from root.backward(grad, params, saved, False)
 
 
 def estimate_memory(network: Network, batch: int, itemsize: int, with_grad: bool) -> int:
     """Bytes the run will hold at its peak, from shapes alone (before allocating anything).
 
-    Weights + biases; for backward, each weighted layer's input and phi'(z); plus the
-    largest transient working set of one layer (z, phi(z), gradients, and for convolutions
-    the column matrix of one chunk of the batch, see ``Layer.workspace_bytes``).
+    Every parameter; for backward, what each layer keeps (a weighted layer: its input and
+    phi'(z)); plus the largest transient working set of one layer (z, phi(z), gradients,
+    and for convolutions the column matrix of one chunk of the batch).
     """
-    total = 0
-    peak_transient = 0
+    root = network.root
+    total = parameter_bytes(network, itemsize)
+    if with_grad:
+        total += root.saved_elements(batch) * itemsize
     previous = batch * math.prod(network.input_shape)
-    for layer in weighted_layers(network):
-        assert layer.weight_shape is not None
-        n_weight = math.prod(layer.weight_shape)
-        out = batch * math.prod(layer.out_shape)
-        inp = batch * math.prod(layer.in_shape)
-        total += (n_weight + layer.weight_shape[0]) * itemsize
-        if with_grad:
-            total += (inp + out) * itemsize
-        workspace = layer.workspace_bytes(batch, itemsize)  # conv: one chunk's columns
-        transient = (3 * out + 2 * max(inp, previous) + n_weight) * itemsize + workspace
-        peak_transient = max(peak_transient, transient)
-        previous = out
-    return total + peak_transient
+    return total + root.transient_bytes(batch, itemsize, previous)

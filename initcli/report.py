@@ -42,6 +42,15 @@ def _uniform(values: Sequence[str]) -> str | None:
     return values[0] if values and all(v == values[0] for v in values) else None
 
 
+def _shape_cell(shape: Sequence[int] | None) -> str:
+    return "-" if shape is None else "x".join(str(d) for d in shape)
+
+
+def _fan_cell(fan_in: int | None, fan_out: int | None) -> str:
+    """Fans of a layer with a weight; "-" for one without (a norm, pooling)."""
+    return "-" if fan_in is None or fan_out is None else f"{fan_in}/{fan_out}"
+
+
 def forward_table(result: RunResult, title: str | None = None) -> Table:
     """Per layer: shapes, fans, Var W, Var z (with theory), and phi(z)'s statistics."""
     layers = result.layers
@@ -74,7 +83,7 @@ def forward_table(result: RunResult, title: str | None = None) -> Table:
         row = [str(layer.index), layer.name]
         if same_activation is None:
             row.append(layer.activation)
-        row += ["x".join(str(d) for d in layer.weight_shape), f"{layer.fan_in}/{layer.fan_out}"]
+        row += [_shape_cell(layer.weight_shape), _fan_cell(layer.fan_in, layer.fan_out)]
         if same_init is None:
             row.append(layer.init)
         row += [fmt(layer.weight_var), fmt(layer.preact_var)]

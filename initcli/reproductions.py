@@ -30,6 +30,7 @@ import numpy as np
 from initcli.activations import Activation, resolve_activation
 from initcli.experiment import RunOptions, dense_stack_spec, run_experiment
 from initcli.initializers import bias_distribution
+from initcli.layers.weighted import WeightedLayer
 from initcli.moments import moments
 from initcli.network import Network, build_network
 from initcli.network_theory import predict_network
@@ -435,7 +436,7 @@ def noise_model(
     predictions: list[LayerPrediction] | None = None,
 ) -> NoiseModel:
     """The :class:`NoiseModel` of a dense ``network`` (default: i.i.d. N(0, 1) inputs)."""
-    layers = [layer for layer in network.layers if layer.weight_shape is not None]
+    layers = [layer for layer in network.walk() if isinstance(layer, WeightedLayer)]
     if predictions is None:
         predictions = predict_network(network, input_second_moment)
     bias_vars, activations, widths = [], [], []

@@ -39,14 +39,14 @@ class LayerStats:
     name: str
     type: str
     activation: str
-    weight_shape: list[int]  # PyTorch layout (out, in, *kernel)
+    weight_shape: list[int] | None  # PyTorch layout (out, in, *kernel); None: no weight
     out_shape: list[int]  # per example, channels-first
-    fan_in: int
-    fan_out: int
+    fan_in: int | None  # None for a layer without a weight matrix (norms, pooling)
+    fan_out: int | None
     init: str
     bias_init: str | None
-    weight_mean: float
-    weight_var: float
+    weight_mean: float | None
+    weight_var: float | None
     preact_mean: float
     preact_var: float  # Var(z), z = W x + b
     act_mean: float
@@ -164,29 +164,30 @@ class StatsCollector:
 
     def _forward(self, step: ForwardStep) -> None:
         layer = step.layer
-        assert layer.activation is not None and layer.fans is not None
-        weight = moments(step.weight)
+        info = layer.row_info()
+        weight = moments(step.weight) if step.weight is not None else None
         preact = moments(step.preact)
         act = moments(step.act)
         zero_frac = dead_frac = saturated_frac = None
-        if layer.activation.can_die:
+        activation = info.activation
+        if activation is not None and activation.can_die:
             zero_frac, dead_frac = _dead_and_zero(step.act)
-        saturated = layer.activation.saturated(step.act)
+        saturated = activation.saturated(step.act) if activation is not None else None
         if saturated is not None:
             saturated_frac = float(np.count_nonzero(saturated)) / saturated.size
         stats = LayerStats(
             index=len(self.layers) + 1,
-            name=layer.spec.name,
-            type=layer.spec.type,
-            activation=layer.activation.spec,
-            weight_shape=list(layer.weight_shape or ()),
+            name=layer.name,
+            type=layer.type,
+            activation=activation.spec if activation is not None else "linear",
+            weight_shape=list(info.weight_shape) if info.weight_shape is not None else None,
             out_shape=list(layer.out_shape),
-            fan_in=layer.fans.fan_in,
-            fan_out=layer.fans.fan_out,
-            init=layer.init.spec if layer.init is not None else "",
-            bias_init=layer.bias_init.spec if layer.bias_init is not None else None,
-            weight_mean=weight.mean,
-            weight_var=weight.var,
+            fan_in=info.fan_in,
+            fan_out=info.fan_out,
+            init=info.init,
+            bias_init=info.bias_init,
+            weight_mean=weight.mean if weight is not None else None,
+            weight_var=weight.var if weight is not None else None,
             preact_mean=preact.mean,
             preact_var=preact.var,
             act_mean=act.mean,
@@ -196,21 +197,24 @@ class StatsCollector:
             saturated_frac=saturated_frac,
             finite=preact.finite and act.finite,
         )
-        self._by_name[layer.spec.name] = len(self.layers)
+        self._by_name[layer.name] = len(self.layers)
         self.layers.append(stats)
         if self.keep_samples:
             self.samples.append(LayerSamples(act=_subsample(step.act)))
 
     def _backward(self, step: BackwardStep) -> None:
-        position = self._by_name[step.layer.spec.name]
+        position = self._by_name[step.layer.name]
         stats = self.layers[position]
         grad: Moments = moments(step.grad_preact)
-        weight_grad = moments(step.grad_weight)
         stats.grad_var = grad.var
-        stats.weight_grad_var = weight_grad.var
+        finite = grad.finite
+        if step.grad_weight is not None:
+            weight_grad = moments(step.grad_weight)
+            stats.weight_grad_var = weight_grad.var
+            finite = finite and weight_grad.finite
         if step.grad_bias is not None:
             stats.bias_grad_var = moments(step.grad_bias).var
-        stats.finite = stats.finite and grad.finite and weight_grad.finite
+        stats.finite = stats.finite and finite
         if self.keep_samples:
             self.samples[position].grad = _subsample(step.grad_preact)
 

@@ -141,14 +141,25 @@ def test_dense_gradient_matches_finite_differences():
     gradient_check(make("dense", (5,), 4), batch=3, seed=1, budget=0)
 
 
+def _finish(generator):
+    """Run a layer's forward or backward generator; its steps and its return value."""
+    steps = []
+    try:
+        while True:
+            steps.append(next(generator))
+    except StopIteration as stop:
+        return steps, stop.value
+
+
 def test_flatten_is_a_view_both_ways():
     layer = make("flatten", (2, 3, 4), None)
-    assert layer.out_shape == (24,) and layer.weight_shape is None
+    assert layer.out_shape == (24,) and layer.parameter_shapes() == {} and not layer.reports
     x = np.arange(48.0).reshape(2, 2, 3, 4)
-    z = layer.linear_forward(x, None, None)
-    assert z.shape == (2, 24) and np.shares_memory(z, x)
-    grad_x, grad_w = layer.linear_backward(x, None, z)
-    assert grad_w is None and grad_x is not None and np.array_equal(grad_x, x)
+    steps, (z, saved) = _finish(layer.forward(x, None, keep=True))
+    assert steps == [] and z.shape == (2, 24) and np.shares_memory(z, x)
+    steps, grad_x = _finish(layer.backward(z, None, saved, need_grad_x=True))
+    assert steps == [] and grad_x is not None and np.array_equal(grad_x, x)
+    assert _finish(layer.backward(z, None, saved, need_grad_x=False)) == ([], None)
 
 
 # ---------------------------------------------------------------- chunking and dtypes
@@ -458,7 +469,7 @@ def test_build_network_shapes_and_precedence():
     net = build_network(network_spec(CNN))
     assert [layer.index for layer in net.layers] == [1, 2, 3, 4]
     assert [layer.out_shape for layer in net.layers] == [(8, 8, 8), (8, 4, 4), (128,), (10,)]
-    assert [layer.weight_shape for layer in net.layers] == [
+    assert [getattr(layer, "weight_shape", None) for layer in net.layers] == [
         (8, 3, 3, 3), (8, 8, 3, 3), None, (10, 128),
     ]  # fmt: skip
     assert net.output_shape == (10,)
@@ -467,18 +478,18 @@ def test_build_network_shapes_and_precedence():
         "zero after); PyTorch allows 'same' only at stride 1",
     )
     glorot, he = resolve_initializer("glorot_uniform"), resolve_initializer("he_normal")
-    assert [layer.init for layer in net.layers] == [glorot, he, None, glorot]
+    assert [getattr(layer, "init", None) for layer in net.layers] == [glorot, he, None, glorot]
     # --init replaces the spec's default; a layer's own init wins over both (issue 3).
     net = build_network(network_spec(CNN), init="lecun_normal", bias_init="ones")
     lecun = resolve_initializer("lecun_normal")
-    assert [layer.init for layer in net.layers] == [lecun, he, None, lecun]
+    assert [getattr(layer, "init", None) for layer in net.layers] == [lecun, he, None, lecun]
     ones = resolve_initializer("ones")
-    assert [layer.bias_init for layer in net.layers] == [ones, ones, None, None]
+    assert [getattr(layer, "bias_init", None) for layer in net.layers] == [ones, ones, None, None]
     first, _, flatten, dense = net.layers
     assert first.fans == compute_fans((8, 3, 3, 3), "torch") and first.fans.fan_in == 27
     assert dense.activation == resolve_activation("tanh")
     assert first.activation == resolve_activation("linear")
-    assert flatten.activation is None and flatten.fans is None
+    assert flatten.row_info().activation is None and flatten.row_info().fan_in is None
     assert net.parameter_count() == 8 * 27 + 8 + 8 * 72 + 8 + 1280
 
 

@@ -598,7 +598,7 @@ def test_killing_a_run_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     complete (or the previous run's). SIGINT removes its temporary file and exits 130; after
     SIGKILL a hidden ``.NAME.*.tmp`` may remain (nothing runs on SIGKILL).
     """
-    layers = sum(layer.weight_shape is not None for layer in build_network(load_spec(CNN)).layers)
+    layers = len(build_network(load_spec(CNN)).reporting_layers())
     run_name = "cnn_relu_he_normal_seed0"
     previous = {
         "stats.json": b'{"previous": true}\n',
