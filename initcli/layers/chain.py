@@ -51,12 +51,12 @@ class Chain(Layer):
             before.append(before[-1] or needs_gradient(layer))
         result: Array | None = grad
         for position in range(len(self.layers) - 1, -1, -1):
-            kept = saved.pop()  # popping frees this layer's tensors once it is done
             assert result is not None
+            # Popped straight into the call, so the layer holds the only reference to what it
+            # saved and can free each tensor (phi'(z), its input) as soon as it is used.
             result = yield from self.layers[position].backward(
-                result, params, kept, need_grad_x or before[position]
+                result, params, saved.pop(), need_grad_x or before[position]
             )
-            del kept
             if result is None:
                 return None
         return result
