@@ -1,9 +1,9 @@
 """The classic results of docs/reproductions.md, asserted claim by claim.
 
-Each reproduction runs at the ``QUICK`` sizes of :mod:`initcli.reproductions` (the doc shows
+Each reproduction runs at the ``QUICK`` sizes of :mod:`reproductions` (the doc shows
 the ``FULL`` ones; ``scripts/reproduce.py --quick`` prints these very numbers). Every claim
 carries its own interval, derived from sampling error by the noise model (see
-``initcli.reproductions.NoiseModel``) or from an exact law; a test fails if any claim falls
+``reproductions.noise.NoiseModel``) or from an exact law; a test fails if any claim falls
 outside. The noise model itself is checked against exactly known cases.
 """
 
@@ -18,7 +18,8 @@ import pytest
 from initcli.activations import resolve_activation
 from initcli.experiment import dense_stack_spec
 from initcli.network import build_network
-from initcli.reproductions import (
+from initcli.spec import load_spec
+from reproductions import (
     QUICK,
     Z_BOUND,
     Claim,
@@ -32,7 +33,6 @@ from initcli.reproductions import (
     reproduce_saxe2014,
     reproduce_schoenholz2017,
 )
-from initcli.spec import load_spec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
