@@ -114,6 +114,7 @@ def test_log_claim_interval() -> None:
 # --- the reproductions ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_he2015_glorot_halves_he_keeps() -> None:
     result = reproduce_he2015(**QUICK["he2015"])
     assert_all_hold(result.claims)
@@ -125,6 +126,7 @@ def test_he2015_glorot_halves_he_keeps() -> None:
     assert glorot.high < he.low  # the two bands are apart: the claim can tell them apart
 
 
+@pytest.mark.slow
 def test_glorot2010_standard_init_shrinks_3x_and_weight_gradients_stay_flat() -> None:
     spec = load_spec(CONFIGS / "glorot2010.yaml")
     result = reproduce_glorot2010(spec, **QUICK["glorot2010"])
@@ -137,6 +139,7 @@ def test_glorot2010_standard_init_shrinks_3x_and_weight_gradients_stay_flat() ->
     assert spans["Var dL/dW"][0] < 1.5 < 50 < min(spans["Var phi(z)"][0], spans["Var dL/dz"][0])
 
 
+@pytest.mark.slow
 def test_saxe2014_orthogonal_exact_gaussian_spreads() -> None:
     result = reproduce_saxe2014(**QUICK["saxe2014"])
     assert_all_hold(result.claims)
@@ -144,6 +147,7 @@ def test_saxe2014_orthogonal_exact_gaussian_spreads() -> None:
     assert growth.low > 1.0
 
 
+@pytest.mark.slow
 def test_klambauer2017_selu_converges_to_zero_mean_unit_variance() -> None:
     result = reproduce_klambauer2017(**QUICK["klambauer2017"])
     assert_all_hold(result.claims)
