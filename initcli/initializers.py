@@ -13,9 +13,11 @@ truncated normal, a normal or a uniform), and the frameworks' quirks are paramet
   xavier's ``gain`` is ``scale = gain^2`` on fan_avg; nn.Linear/ConvNd's default
   kaiming_uniform(a=sqrt(5)) is ``scale = 1/3`` on fan_in, i.e. U(±1/sqrt(fan_in)).
 
-Every named initializer is one registry line. A prefix selects a framework's exact
-semantics, parameter names and defaults: ``torch.`` (torch.nn.init), ``keras.`` (Keras 3),
-``tf1.`` (TensorFlow 1 and tf.contrib), ``jax.`` (jax.nn.initializers).
+Every named initializer is one registry line, in the framework's table
+(``initcli/initializer_tables/{bare,torch,keras,tf1,jax}.py``, read on the first lookup). A
+prefix selects a framework's exact semantics, parameter names and defaults: ``torch.``
+(torch.nn.init), ``keras.`` (Keras 3), ``tf1.`` (TensorFlow 1 and tf.contrib), ``jax.``
+(jax.nn.initializers).
 
 Bare names (no prefix) have one meaning each, shown by ``initcli list``:
 
@@ -44,17 +46,17 @@ names: PyTorch's, except delta_orthogonal: JAX's) and transposed into the reques
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from initcli.distributions import TRUNC2_STD, Distribution, truncated_standard_moments
+from initcli.distributions import TRUNC2_STD, Distribution
 from initcli.errors import EXIT_BAD_USAGE, InitcliError, did_you_mean
 from initcli.fans import Fans, Layout, check_layout, compute_fans, convert_axes, convert_shape
-from initcli.gains import TORCH_GAIN_NAMES, torch_gain
 from initcli.specparse import Param, Value, bind, format_call, parse_call
 
 FRAMEWORKS = ("initcli", "torch", "keras", "tf1", "jax")
@@ -90,7 +92,6 @@ _MODE_TEXT = {
     "fan_avg": ("{c2}", "(fan_in + fan_out)"),
     "fan_geo_avg": ("{c}", "sqrt(fan_in fan_out)"),
 }
-_TRUNCATION_LIMIT = 30.0  # refuse intervals this many std from the mean (no mass left)
 
 
 def _usage(message: str) -> InitcliError:
@@ -442,72 +443,10 @@ class DeltaOrthogonal:
         )
 
 
-# --------------------------------------------------------------------------- builders
+# --------------------------------------------------------------------------- registry
 Params = Mapping[str, Value]
 
 
-def _f(params: Params, key: str) -> float:
-    value = params[key]
-    assert isinstance(value, (int, float)), key
-    return float(value)
-
-
-def _s(params: Params, key: str) -> str:
-    return str(params[key])
-
-
-def _constant(value: float) -> Elementwise:
-    return Elementwise(Distribution("constant", loc=value))
-
-
-def _normal(mean: float, std: float) -> Elementwise:
-    if std == 0:
-        return _constant(mean)
-    return Elementwise(Distribution("normal", loc=mean, scale=std))
-
-
-def _uniform(low: float, high: float, names: tuple[str, str]) -> Elementwise:
-    if not low < high:
-        raise _usage(f"{names[0]}={low:g} must be less than {names[1]}={high:g}")
-    return Elementwise(Distribution("uniform", low=low, high=high))
-
-
-def _truncated(
-    mean: float, std: float, low: float, high: float, names: tuple[str, str], how: str
-) -> Elementwise:
-    """N(mean, std^2) restricted to the absolute interval [low, high]."""
-    if not low < high:
-        raise _usage(f"{names[0]} must be less than {names[1]} (got {low:g} and {high:g})")
-    alpha, beta = (low - mean) / std, (high - mean) / std
-    if beta < -_TRUNCATION_LIMIT or alpha > _TRUNCATION_LIMIT:
-        raise _usage(
-            f"the interval [{low:g}, {high:g}] is more than {_TRUNCATION_LIMIT:g} std from "
-            f"mean={mean:g}: it holds no probability; move it or raise std"
-        )
-    if truncated_standard_moments(alpha, beta)[0] == -math.inf:
-        raise _usage(f"the interval [{low:g}, {high:g}] is too narrow to hold any probability")
-    law = Distribution("truncated_normal", loc=mean, scale=std, low=low, high=high)
-    return Elementwise(law, how)
-
-
-def _kaiming_scale(params: Params) -> float:
-    """PyTorch's kaiming: std = gain / sqrt(fan) with gain = calculate_gain(nonlinearity, a)."""
-    return torch_gain(_s(params, "nonlinearity"), _f(params, "a")) ** 2
-
-
-def _keras_vs(scale: float, mode: str, distribution: str) -> VarianceScaling:
-    """keras.initializers.VarianceScaling (and TF1 init_ops): corrected, n = max(1, n)."""
-    return VarianceScaling(scale, mode, distribution, TRUNC2_STD, fan_floor=1.0)
-
-
-def _contrib_vs(factor: float, mode: str, uniform: bool) -> VarianceScaling:
-    """tf.contrib.layers.variance_scaling_initializer: sqrt(1.3 factor / n) when not uniform."""
-    return VarianceScaling(
-        factor, mode.lower(), "uniform" if uniform else "truncated_normal", CONTRIB_CORRECTION
-    )
-
-
-# --------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class _Entry:
     name: str
@@ -536,592 +475,41 @@ class _Entry:
         return tuple(p.name for p in self.params if p.default is None)
 
 
-def _positive(name: str, default: Value, help: str = "") -> Param:
-    return Param(name, default, low=0.0, low_open=True, help=help)
+@dataclass(frozen=True)
+class _Registry:
+    entries: tuple[_Entry, ...]  # in the order ``initcli list`` shows them
+    by_canonical: dict[str, _Entry]
+    by_name: dict[str, _Entry]  # every accepted name, aliases included
 
 
-def _nonnegative(name: str, default: Value, help: str = "") -> Param:
-    return Param(name, default, low=0.0, help=help)
+@functools.cache
+def _registry() -> _Registry:
+    """The framework tables (:mod:`initcli.initializer_tables`), built on the first lookup:
+    commands that never resolve a name (``initcli fans``) do not pay for them."""
+    from initcli.initializer_tables import ENTRIES
+
+    by_name: dict[str, _Entry] = {}
+    for entry in ENTRIES:
+        for known in (entry.name, *entry.aliases):
+            assert known not in by_name, f"initializer name {known} registered twice"
+            by_name[known] = entry
+    return _Registry(ENTRIES, {entry.name: entry for entry in ENTRIES}, by_name)
 
 
-def _any(name: str, default: Value, help: str = "") -> Param:
-    return Param(name, default, help=help)
+class _RegistryView(Mapping[str, _Entry]):
+    """Canonical name -> entry, in ``initcli list`` order; filled on first use."""
+
+    def __getitem__(self, name: str) -> _Entry:
+        return _registry().by_canonical[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_registry().by_canonical)
+
+    def __len__(self) -> int:
+        return len(_registry().by_canonical)
 
 
-def _choice(name: str, default: Value, choices: tuple[str, ...], help: str = "") -> Param:
-    return Param(name, default, kind=str, choices=choices, help=help)
-
-
-_GAIN = _positive("gain", 1.0, "multiplies the values (PyTorch's gain)")
-_TORCH_KAIMING = (
-    _any("a", 0.0, "negative slope of leaky_relu, passed to calculate_gain"),
-    _choice("mode", "fan_in", ("fan_in", "fan_out")),
-    _choice("nonlinearity", "leaky_relu", TORCH_GAIN_NAMES),
-)
-_FAN_MODES3 = ("fan_in", "fan_out", "fan_avg")
-_BARE_RENAMES = {"stddev": "std", "minval": "low", "maxval": "high", "val": "value"}
-
-_ENTRIES: list[_Entry] = []
-
-
-def _register(
-    name: str,
-    framework: str,
-    build: Callable[[Params], Law],
-    params: tuple[Param, ...] = (),
-    aliases: tuple[str, ...] = (),
-    reference: str = "",
-    **extra: Any,
-) -> None:
-    if framework != "initcli":
-        name = f"{framework}.{name}"
-        aliases = tuple(f"{framework}.{alias}" for alias in aliases)
-    else:
-        extra.setdefault("renames", _BARE_RENAMES)
-    _ENTRIES.append(_Entry(name, framework, build, params, aliases, reference, **extra))
-
-
-def _glorot(dist: str) -> Callable[[Params], Law]:
-    return lambda p: VarianceScaling(_f(p, "gain") ** 2, "fan_avg", dist)
-
-
-def _he(dist: str) -> Callable[[Params], Law]:
-    return lambda p: VarianceScaling(_kaiming_scale(p), _s(p, "mode"), dist)
-
-
-def _fixed_vs(scale: float, mode: str, dist: str, keras: bool) -> Callable[[Params], Law]:
-    law = _keras_vs(scale, mode, dist) if keras else VarianceScaling(scale, mode, dist)
-    return lambda p: law
-
-
-_FAMILY = (
-    ("glorot_uniform", 1.0, "fan_avg", "uniform", ("xavier_uniform", "glorot", "xavier")),
-    ("glorot_normal", 1.0, "fan_avg", "truncated_normal", ("xavier_normal",)),
-    ("he_uniform", 2.0, "fan_in", "uniform", ("kaiming_uniform",)),
-    ("he_normal", 2.0, "fan_in", "truncated_normal", ("kaiming_normal", "he", "kaiming")),
-    ("lecun_uniform", 1.0, "fan_in", "uniform", ()),
-    ("lecun_normal", 1.0, "fan_in", "truncated_normal", ("lecun",)),
-)
-
-
-def _register_family(framework: str) -> None:
-    """Glorot, He and LeCun of Keras, TF1 and JAX: one line of the core each."""
-    for name, scale, mode, dist, aliases in _FAMILY:
-        if framework == "tf1":
-            if not name.startswith("glorot_"):
-                continue  # TF1 core has glorot_*; He and LeCun came with tf.keras
-            aliases = (f"{name}_initializer",)
-        reference = {
-            "keras": "".join(part.title() for part in name.split("_")),
-            "tf1": f"tf.{name}_initializer = variance_scaling_initializer (as Keras)",
-            "jax": f"jax.nn.initializers.{name}",
-        }[framework]
-        build = _fixed_vs(scale, mode, dist, keras=framework != "jax")
-        _register(name, framework, build, (), aliases, reference)
-
-
-# Bare names: one meaning each (module docstring).
-_B = "initcli"
-_register("zeros", _B, lambda p: _constant(0.0), reference="0 everywhere")
-_register("ones", _B, lambda p: _constant(1.0), reference="1 everywhere")
-_register("constant", _B, lambda p: _constant(_f(p, "value")), (_any("value", 0.0),))
-_register(
-    "random_normal",
-    _B,
-    lambda p: _normal(_f(p, "mean"), _f(p, "std")),
-    (_any("mean", 0.0), _nonnegative("std", 1.0)),
-    ("normal",),
-    "N(mean, std^2); defaults as torch.nn.init.normal_ and TF1",
-)
-_register(
-    "random_uniform",
-    _B,
-    lambda p: _uniform(_f(p, "low"), _f(p, "high"), ("low", "high")),
-    (_any("low", 0.0), _any("high", 1.0)),
-    ("uniform",),
-    "U(low, high); defaults as torch.nn.init.uniform_ and TF1",
-)
-_register(
-    "truncated_normal",
-    _B,
-    lambda p: _truncated(
-        _f(p, "mean"),
-        _f(p, "std"),
-        _f(p, "mean") + _f(p, "a") * _f(p, "std"),
-        _f(p, "mean") + _f(p, "b") * _f(p, "std"),
-        ("a", "b"),
-        "cut at mean + [a, b] std, uncorrected",
-    ),
-    (
-        _any("mean", 0.0),
-        _positive("std", 1.0, "std of the normal before truncation"),
-        _any("a", -2.0, "lower cut, in standard deviations from the mean"),
-        _any("b", 2.0, "upper cut, in standard deviations from the mean"),
-    ),
-    reference="bounds in std units as JAX/Keras/TF (torch.trunc_normal: absolute)",
-)
-_register(
-    "glorot_uniform",
-    _B,
-    _glorot("uniform"),
-    (_GAIN,),
-    ("xavier_uniform", "xavier", "glorot"),
-    "Glorot & Bengio 2010; = keras.glorot_uniform (x gain)",
-)
-_register(
-    "glorot_normal",
-    _B,
-    _glorot("truncated_normal"),
-    (_GAIN,),
-    ("xavier_normal",),
-    "Glorot & Bengio 2010; = keras/jax.glorot_normal (x gain)",
-)
-_register(
-    "he_uniform",
-    _B,
-    _he("uniform"),
-    _TORCH_KAIMING,
-    ("kaiming_uniform",),
-    "He et al. 2015; = keras.he_uniform; gain from calculate_gain(nonlinearity, a)",
-)
-_register(
-    "he_normal",
-    _B,
-    _he("truncated_normal"),
-    _TORCH_KAIMING,
-    ("kaiming_normal", "he", "kaiming", "msra"),
-    "He et al. 2015; = keras/jax.he_normal; gain from calculate_gain(nonlinearity, a)",
-)
-_register(
-    "lecun_uniform",
-    _B,
-    _fixed_vs(1.0, "fan_in", "uniform", False),
-    reference="LeCun 1998; = keras.lecun_uniform",
-)
-_register(
-    "lecun_normal",
-    _B,
-    _fixed_vs(1.0, "fan_in", "truncated_normal", False),
-    aliases=("lecun",),
-    reference="LeCun 1998; = keras/jax.lecun_normal (Flax Dense default)",
-)
-_register(
-    "variance_scaling",
-    _B,
-    lambda p: VarianceScaling(_f(p, "scale"), _s(p, "mode"), _s(p, "distribution")),
-    (
-        _positive("scale", 1.0),
-        _choice("mode", "fan_in", MODES),
-        _choice(
-            "distribution",
-            "truncated_normal",
-            ("truncated_normal", "normal", "uniform", "untruncated_normal"),
-        ),
-    ),
-    reference="jax.nn.initializers.variance_scaling ('normal' is untruncated)",
-    canonical={"distribution": {"untruncated_normal": "normal"}},
-)
-_register(
-    "orthogonal",
-    _B,
-    lambda p: Orthogonal(_f(p, "gain"), rows_first=True),
-    (_GAIN,),
-    reference="Saxe et al. 2013; as torch.nn.init.orthogonal_",
-)
-_register(
-    "identity",
-    _B,
-    lambda p: Identity(_f(p, "gain")),
-    (_GAIN,),
-    ("eye",),
-    "as keras.initializers.Identity",
-)
-_register(
-    "dirac",
-    _B,
-    lambda p: Dirac(int(_f(p, "groups"))),
-    (Param("groups", 1, kind=int, low=1),),
-    reference="as torch.nn.init.dirac_",
-)
-_register(
-    "uniform_unit_scaling",
-    _B,
-    lambda p: VarianceScaling(_f(p, "factor") ** 2, "fan_in", "uniform"),
-    (_positive("factor", 1.0),),
-    reference="as tf.uniform_unit_scaling_initializer: U(±factor sqrt(3 / prod(shape[:-1])))",
-    small_rank="input_size",
-)
-_register(
-    "sparse",
-    _B,
-    lambda p: Sparse(_f(p, "sparsity"), _f(p, "std")),
-    (
-        Param("sparsity", None, low=0.0, high=1.0, high_open=True, help="zeros per column"),
-        _nonnegative("std", 0.01),
-    ),
-    reference="as torch.nn.init.sparse_",
-    example="sparse(sparsity=0.5)",
-)
-_register(
-    "torch_default",
-    _B,
-    _fixed_vs(1.0 / 3.0, "fan_in", "uniform", False),
-    reference="nn.Linear/ConvNd: kaiming_uniform(a=sqrt(5)) = U(±1/sqrt(fan_in)); "
-    "as a bias: U(±1/sqrt(fan_in of the weight))",
-    small_rank="torch",
-    bias_from_weight=True,
-)
-_register(
-    "delta_orthogonal",
-    _B,
-    lambda p: DeltaOrthogonal(_f(p, "gain")),
-    (_GAIN,),
-    reference="Xiao et al. 2018; as jax.nn.initializers.delta_orthogonal",
-    layout="jax",
-)
-
-# PyTorch: torch.nn.init.* (torch/nn/init.py).
-_T = "torch"
-_register("zeros", _T, lambda p: _constant(0.0), reference="zeros_")
-_register("ones", _T, lambda p: _constant(1.0), reference="ones_")
-_register(
-    "constant",
-    _T,
-    lambda p: _constant(_f(p, "val")),
-    (_any("val", None),),
-    reference="constant_",
-    example="torch.constant(val=0.1)",
-)
-_register(
-    "uniform",
-    _T,
-    lambda p: _uniform(_f(p, "a"), _f(p, "b"), ("a", "b")),
-    (_any("a", 0.0), _any("b", 1.0)),
-    ("random_uniform",),
-    "uniform_",
-)
-_register(
-    "normal",
-    _T,
-    lambda p: _normal(_f(p, "mean"), _f(p, "std")),
-    (_any("mean", 0.0), _nonnegative("std", 1.0)),
-    ("random_normal",),
-    "normal_",
-)
-_register(
-    "trunc_normal",
-    _T,
-    lambda p: _truncated(
-        _f(p, "mean"), _f(p, "std"), _f(p, "a"), _f(p, "b"), ("a", "b"), "absolute [a, b]"
-    ),
-    (
-        _any("mean", 0.0),
-        _positive("std", 1.0),
-        _any("a", -2.0, "absolute lower bound"),
-        _any("b", 2.0, "absolute upper bound"),
-    ),
-    ("truncated_normal",),
-    "trunc_normal_: a, b are absolute values, no variance correction",
-)
-_register(
-    "xavier_uniform",
-    _T,
-    _glorot("uniform"),
-    (_GAIN,),
-    ("glorot_uniform", "xavier", "glorot"),
-    "xavier_uniform_",
-)
-_register(
-    "xavier_normal",
-    _T,
-    _glorot("normal"),
-    (_GAIN,),
-    ("glorot_normal",),
-    "xavier_normal_: untruncated",
-)
-_register(
-    "kaiming_uniform",
-    _T,
-    _he("uniform"),
-    _TORCH_KAIMING,
-    ("he_uniform",),
-    "kaiming_uniform_: bound = gain sqrt(3 / fan)",
-)
-_register(
-    "kaiming_normal",
-    _T,
-    _he("normal"),
-    _TORCH_KAIMING,
-    ("he_normal", "kaiming", "he", "msra"),
-    "kaiming_normal_: untruncated, std = gain / sqrt(fan)",
-)
-_register(
-    "orthogonal",
-    _T,
-    lambda p: Orthogonal(_f(p, "gain"), rows_first=True),
-    (_GAIN,),
-    reference="orthogonal_",
-)
-_register("eye", _T, lambda p: Identity(1.0), aliases=("identity",), reference="eye_")
-_register(
-    "dirac",
-    _T,
-    lambda p: Dirac(int(_f(p, "groups"))),
-    (Param("groups", 1, kind=int, low=1),),
-    reference="dirac_",
-)
-_register(
-    "sparse",
-    _T,
-    lambda p: Sparse(_f(p, "sparsity"), _f(p, "std")),
-    (Param("sparsity", None, low=0.0, high=1.0, high_open=True), _nonnegative("std", 0.01)),
-    reference="sparse_",
-    example="torch.sparse(sparsity=0.5)",
-)
-_register(
-    "default",
-    _T,
-    _fixed_vs(1.0 / 3.0, "fan_in", "uniform", False),
-    aliases=("torch_default", "linear", "conv"),
-    reference="nn.Linear/ConvNd reset_parameters: kaiming_uniform_(a=sqrt(5)); "
-    "bias U(±1/sqrt(fan_in of the weight))",
-    bias_from_weight=True,
-)
-
-# Keras 3: keras.initializers.* (keras/src/initializers/).
-_K = "keras"
-_register("zeros", _K, lambda p: _constant(0.0), reference="Zeros")
-_register("ones", _K, lambda p: _constant(1.0), reference="Ones")
-_register(
-    "constant", _K, lambda p: _constant(_f(p, "value")), (_any("value", 0.0),), (), "Constant"
-)
-_register(
-    "random_normal",
-    _K,
-    lambda p: _normal(_f(p, "mean"), _f(p, "stddev")),
-    (_any("mean", 0.0), _nonnegative("stddev", 0.05)),
-    ("normal",),
-    "RandomNormal",
-)
-_register(
-    "random_uniform",
-    _K,
-    lambda p: _uniform(_f(p, "minval"), _f(p, "maxval"), ("minval", "maxval")),
-    (_any("minval", -0.05), _any("maxval", 0.05)),
-    ("uniform",),
-    "RandomUniform",
-)
-_KERAS_TRUNC = "±2 stddev around mean, uncorrected"
-_register(
-    "truncated_normal",
-    _K,
-    lambda p: _truncated(
-        _f(p, "mean"),
-        _f(p, "stddev"),
-        _f(p, "mean") - 2.0 * _f(p, "stddev"),
-        _f(p, "mean") + 2.0 * _f(p, "stddev"),
-        ("mean - 2 stddev", "mean + 2 stddev"),
-        _KERAS_TRUNC,
-    ),
-    (_any("mean", 0.0), _positive("stddev", 0.05)),
-    reference="TruncatedNormal: redraws beyond 2 stddev, actual std 0.88 stddev",
-)
-_register(
-    "variance_scaling",
-    _K,
-    lambda p: _keras_vs(
-        _f(p, "scale"), _s(p, "mode"), _s(p, "distribution").replace("untruncated_", "")
-    ),
-    (
-        _positive("scale", 1.0),
-        _choice("mode", "fan_in", _FAN_MODES3),
-        _choice(
-            "distribution",
-            "truncated_normal",
-            ("truncated_normal", "untruncated_normal", "uniform", "normal"),
-        ),
-    ),
-    reference="VarianceScaling ('normal' means truncated_normal)",
-    canonical={"distribution": {"normal": "truncated_normal"}},
-)
-_register_family("keras")
-_register(
-    "orthogonal",
-    _K,
-    lambda p: Orthogonal(_f(p, "gain"), rows_first=False),
-    (_GAIN,),
-    (),
-    "Orthogonal",
-)
-_register(
-    "identity", _K, lambda p: Identity(_f(p, "gain")), (_GAIN,), ("eye",), "Identity (2-D only)"
-)
-
-# TensorFlow 1: tf.*_initializer (init_ops.py) and tf.contrib.layers (initializers.py).
-_F = "tf1"
-_register("zeros", _F, lambda p: _constant(0.0), aliases=("zeros_initializer",))
-_register("ones", _F, lambda p: _constant(1.0), aliases=("ones_initializer",))
-_register(
-    "constant",
-    _F,
-    lambda p: _constant(_f(p, "value")),
-    (_any("value", 0.0),),
-    ("constant_initializer",),
-    "constant_initializer (scalar values only in initcli)",
-)
-_register(
-    "random_normal",
-    _F,
-    lambda p: _normal(_f(p, "mean"), _f(p, "stddev")),
-    (_any("mean", 0.0), _nonnegative("stddev", 1.0)),
-    ("random_normal_initializer", "normal"),
-    "random_normal_initializer",
-)
-_register(
-    "random_uniform",
-    _F,
-    lambda p: _uniform(_f(p, "minval"), _f(p, "maxval"), ("minval", "maxval")),
-    (_any("minval", 0.0), _any("maxval", 1.0)),
-    ("random_uniform_initializer", "uniform"),
-    "random_uniform_initializer (maxval=None means 1)",
-)
-_register(
-    "truncated_normal",
-    _F,
-    lambda p: _truncated(
-        _f(p, "mean"),
-        _f(p, "stddev"),
-        _f(p, "mean") - 2.0 * _f(p, "stddev"),
-        _f(p, "mean") + 2.0 * _f(p, "stddev"),
-        ("mean - 2 stddev", "mean + 2 stddev"),
-        _KERAS_TRUNC,
-    ),
-    (_any("mean", 0.0), _positive("stddev", 1.0)),
-    ("truncated_normal_initializer",),
-    "truncated_normal_initializer",
-)
-_register_family("tf1")
-_register(
-    "variance_scaling",
-    _F,
-    lambda p: _contrib_vs(_f(p, "factor"), _s(p, "mode"), bool(p["uniform"])),
-    (
-        _positive("factor", 2.0),
-        _choice("mode", "FAN_IN", ("FAN_IN", "FAN_OUT", "FAN_AVG")),
-        Param("uniform", False, kind=bool),
-    ),
-    ("contrib_variance_scaling",),
-    "tf.contrib.layers.variance_scaling_initializer (the 1.3 factor; "
-    "tf.variance_scaling_initializer is keras.variance_scaling)",
-)
-_register(
-    "xavier",
-    _F,
-    lambda p: _contrib_vs(1.0, "FAN_AVG", bool(p["uniform"])),
-    (Param("uniform", True, kind=bool),),
-    ("xavier_initializer",),
-    "tf.contrib.layers.xavier_initializer = contrib variance_scaling(1, FAN_AVG)",
-)
-_register(
-    "uniform_unit_scaling",
-    _F,
-    lambda p: VarianceScaling(_f(p, "factor") ** 2, "fan_in", "uniform"),
-    (_positive("factor", 1.0),),
-    ("uniform_unit_scaling_initializer",),
-    "uniform_unit_scaling_initializer: U(±factor sqrt(3 / prod(shape[:-1])))",
-    small_rank="input_size",
-)
-_register(
-    "orthogonal",
-    _F,
-    lambda p: Orthogonal(_f(p, "gain"), rows_first=False),
-    (_GAIN,),
-    ("orthogonal_initializer",),
-    "orthogonal_initializer",
-)
-_register(
-    "identity",
-    _F,
-    lambda p: Identity(_f(p, "gain")),
-    (_GAIN,),
-    ("identity_initializer",),
-    "identity_initializer (2-D only)",
-)
-
-# JAX: jax.nn.initializers.* (jax/_src/nn/initializers.py).
-_J = "jax"
-_register("zeros", _J, lambda p: _constant(0.0), reference="zeros")
-_register("ones", _J, lambda p: _constant(1.0), reference="ones")
-_register(
-    "constant",
-    _J,
-    lambda p: _constant(_f(p, "value")),
-    (_any("value", None),),
-    reference="constant(value)",
-    example="jax.constant(value=0.1)",
-)
-_register(
-    "uniform",
-    _J,
-    lambda p: _uniform(0.0, _f(p, "scale"), ("0", "scale")),
-    (_positive("scale", 0.01),),
-    reference="uniform(scale): U[0, scale)",
-)
-_register(
-    "normal",
-    _J,
-    lambda p: _normal(0.0, _f(p, "stddev")),
-    (_nonnegative("stddev", 0.01),),
-    reference="normal(stddev)",
-)
-_register(
-    "truncated_normal",
-    _J,
-    lambda p: _truncated(
-        0.0,
-        _f(p, "stddev"),
-        _f(p, "lower") * _f(p, "stddev"),
-        _f(p, "upper") * _f(p, "stddev"),
-        ("lower", "upper"),
-        "cut at [lower, upper] stddev, uncorrected",
-    ),
-    (_positive("stddev", 0.01), _any("lower", -2.0), _any("upper", 2.0)),
-    reference="truncated_normal(stddev, lower, upper): bounds in std units",
-)
-_register(
-    "variance_scaling",
-    _J,
-    lambda p: VarianceScaling(_f(p, "scale"), _s(p, "mode"), _s(p, "distribution")),
-    (
-        _positive("scale", None),
-        _choice("mode", None, MODES),
-        _choice("distribution", None, ("truncated_normal", "normal", "uniform")),
-    ),
-    reference="variance_scaling(scale, mode, distribution); 'normal' is untruncated",
-    example="jax.variance_scaling(scale=2.0, mode=fan_in, distribution=truncated_normal)",
-)
-_register_family("jax")
-_register(
-    "orthogonal",
-    _J,
-    lambda p: Orthogonal(_f(p, "scale"), rows_first=False),
-    (_positive("scale", 1.0),),
-    reference="orthogonal(scale, column_axis=-1)",
-)
-_register(
-    "delta_orthogonal",
-    _J,
-    lambda p: DeltaOrthogonal(_f(p, "scale")),
-    (_positive("scale", 1.0),),
-    reference="delta_orthogonal(scale)",
-)
-
-REGISTRY: dict[str, _Entry] = {entry.name: entry for entry in _ENTRIES}
-_BY_NAME: dict[str, _Entry] = {}
-for _entry in _ENTRIES:
-    for _known in (_entry.name, *_entry.aliases):
-        assert _known not in _BY_NAME, f"initializer name {_known} registered twice"
-        _BY_NAME[_known] = _entry
+REGISTRY: Mapping[str, _Entry] = _RegistryView()
 
 
 # --------------------------------------------------------------------------- resolved
@@ -1213,14 +601,15 @@ class Initializer:
 
 def known_names() -> list[str]:
     """Every accepted initializer name, aliases and prefixed names included."""
-    return sorted(_BY_NAME)
+    return sorted(_registry().by_name)
 
 
 def _lookup(name: str) -> _Entry:
-    entry = _BY_NAME.get(name) or _BY_NAME.get(name.rstrip("_"))  # torch's xavier_normal_
+    by_name = _registry().by_name
+    entry = by_name.get(name) or by_name.get(name.rstrip("_"))  # torch's xavier_normal_
     if entry is None:
         raise _usage(
-            f"unknown initializer {name!r}{did_you_mean(name, _BY_NAME)}; "
+            f"unknown initializer {name!r}{did_you_mean(name, by_name)}; "
             "'initcli list' shows them all"
         )
     return entry
@@ -1285,7 +674,7 @@ class InitializerInfo:
 def list_initializers() -> list[InitializerInfo]:
     """Every registered initializer, bare names first, then torch, keras, tf1, jax."""
     infos = []
-    for entry in _ENTRIES:
+    for entry in _registry().entries:
         example = entry.example or entry.name
         init = resolve_initializer(example)
         infos.append(

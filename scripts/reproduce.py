@@ -6,8 +6,9 @@ docs/reproductions.md.
     python scripts/reproduce.py --out /tmp/figs --no-calibrate
     python scripts/reproduce.py --only saxe2014 --only he2015
 
-Each reproduction is a function of ``initcli.reproductions`` returning its numbers and its
-claims; this script prints them as Markdown tables and draws the figures. The tests
+Each reproduction is a function of the ``reproductions`` package (at the repository root,
+one module per paper) returning its numbers and its claims; this script prints them as
+Markdown tables and draws the figures. The tests
 (tests/test_reproductions.py) assert the same claims. Exit status 1 if any claim fails.
 """
 
@@ -23,7 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from initcli.reproductions import (
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the reproductions package lives beside initcli, uninstalled
+    sys.path.insert(0, str(REPO))
+
+from initcli.spec import load_spec  # noqa: E402
+from reproductions import (  # noqa: E402
     FULL,
     QUICK,
     SCHOENHOLZ_SIGMA_W2,
@@ -43,9 +49,7 @@ from initcli.reproductions import (
     reproduce_saxe2014,
     reproduce_schoenholz2017,
 )
-from initcli.spec import load_spec
 
-REPO = Path(__file__).resolve().parent.parent
 DPI = 100
 INIT_COLOURS = {
     "glorot_uniform": "C0",

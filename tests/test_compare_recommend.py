@@ -119,6 +119,7 @@ def test_recommended_torch_one_liner_draws_the_same_law(cli: object) -> None:
     assert measured == pytest.approx(expected_std, rel=5 / math.sqrt(2 * weight.numel()))
 
 
+@pytest.mark.slow
 def test_recommended_keras_one_liner_draws_the_same_law(cli: object) -> None:
     keras = pytest.importorskip("keras")
     data = json.loads(cli("recommend", "--activation", "silu", "--no-check", "--json").out)  # type: ignore[operator]

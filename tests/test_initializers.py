@@ -550,6 +550,7 @@ def torch_cases() -> list[tuple[str, Callable[..., object]]]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", TORCH_SHAPES)
 def test_matches_torch_in_distribution(shape: tuple[int, ...]) -> None:
     torch = pytest.importorskip("torch")
@@ -614,6 +615,7 @@ def test_matches_torch_sparse_and_linear_defaults() -> None:
 KERAS_SHAPES = [(64, 96), (3, 3, 16, 32)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", KERAS_SHAPES)
 def test_matches_keras_in_distribution(shape: tuple[int, ...]) -> None:
     keras = pytest.importorskip("keras")
@@ -675,6 +677,7 @@ def test_keras_variance_scaling_std_equals_ours() -> None:
     np.testing.assert_array_equal(mine, identity)
 
 
+@pytest.mark.slow
 def test_matches_jax_in_distribution() -> None:
     jax = pytest.importorskip("jax")
     j = jax.nn.initializers

@@ -1,9 +1,9 @@
 """The classic results of docs/reproductions.md, asserted claim by claim.
 
-Each reproduction runs at the ``QUICK`` sizes of :mod:`initcli.reproductions` (the doc shows
+Each reproduction runs at the ``QUICK`` sizes of :mod:`reproductions` (the doc shows
 the ``FULL`` ones; ``scripts/reproduce.py --quick`` prints these very numbers). Every claim
 carries its own interval, derived from sampling error by the noise model (see
-``initcli.reproductions.NoiseModel``) or from an exact law; a test fails if any claim falls
+``reproductions.noise.NoiseModel``) or from an exact law; a test fails if any claim falls
 outside. The noise model itself is checked against exactly known cases.
 """
 
@@ -18,7 +18,8 @@ import pytest
 from initcli.activations import resolve_activation
 from initcli.experiment import dense_stack_spec
 from initcli.network import build_network
-from initcli.reproductions import (
+from initcli.spec import load_spec
+from reproductions import (
     QUICK,
     Z_BOUND,
     Claim,
@@ -32,7 +33,6 @@ from initcli.reproductions import (
     reproduce_saxe2014,
     reproduce_schoenholz2017,
 )
-from initcli.spec import load_spec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -114,6 +114,7 @@ def test_log_claim_interval() -> None:
 # --- the reproductions ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_he2015_glorot_halves_he_keeps() -> None:
     result = reproduce_he2015(**QUICK["he2015"])
     assert_all_hold(result.claims)
@@ -125,6 +126,7 @@ def test_he2015_glorot_halves_he_keeps() -> None:
     assert glorot.high < he.low  # the two bands are apart: the claim can tell them apart
 
 
+@pytest.mark.slow
 def test_glorot2010_standard_init_shrinks_3x_and_weight_gradients_stay_flat() -> None:
     spec = load_spec(CONFIGS / "glorot2010.yaml")
     result = reproduce_glorot2010(spec, **QUICK["glorot2010"])
@@ -137,6 +139,7 @@ def test_glorot2010_standard_init_shrinks_3x_and_weight_gradients_stay_flat() ->
     assert spans["Var dL/dW"][0] < 1.5 < 50 < min(spans["Var phi(z)"][0], spans["Var dL/dz"][0])
 
 
+@pytest.mark.slow
 def test_saxe2014_orthogonal_exact_gaussian_spreads() -> None:
     result = reproduce_saxe2014(**QUICK["saxe2014"])
     assert_all_hold(result.claims)
@@ -144,6 +147,7 @@ def test_saxe2014_orthogonal_exact_gaussian_spreads() -> None:
     assert growth.low > 1.0
 
 
+@pytest.mark.slow
 def test_klambauer2017_selu_converges_to_zero_mean_unit_variance() -> None:
     result = reproduce_klambauer2017(**QUICK["klambauer2017"])
     assert_all_hold(result.claims)

@@ -44,6 +44,7 @@ def relative_tolerance(width: int, kurtosis_factor: float = 5.0, sigmas: float =
     return sigmas * math.sqrt(kurtosis_factor / width)
 
 
+@pytest.mark.slow
 def test_he_keeps_relu_preactivation_variance() -> None:
     """He et al. 2015: Var(W) = 2 / fan_in keeps Var z constant through relu layers."""
     width = 2048
@@ -57,6 +58,7 @@ def test_he_keeps_relu_preactivation_variance() -> None:
     assert result.summary.forward.verdict == "stable"
 
 
+@pytest.mark.slow
 def test_glorot_halves_relu_preactivation_variance_per_layer() -> None:
     """With equal widths Glorot gives Var(W) = 1 / n: relu keeps half of E[z^2] per layer."""
     width = 2048
@@ -82,6 +84,7 @@ def test_orthogonal_linear_network_preserves_norms_exactly() -> None:
         assert layer.grad_var is not None
 
 
+@pytest.mark.slow
 def test_measured_matches_mean_field_theory_on_a_wide_tanh_net() -> None:
     width = 2048
     spec = dense_stack_spec(depth=6, width=width, activation="tanh", batch=256)
