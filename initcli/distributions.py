@@ -34,12 +34,17 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _log_ndtr(x: float) -> float:
-    """log Phi(x) for scalars, accurate in the lower tail down to x ~ -37."""
+    """log Phi(x) for scalars, accurate in both tails: erfc underflows to 0 below x ~ -38,
+    where ``scipy.special.log_ndtr`` switches to its asymptotic series."""
     if x == -math.inf:
         return -math.inf
     if x > 0:
         return math.log1p(-0.5 * math.erfc(x / math.sqrt(2.0)))
-    return math.log(0.5 * math.erfc(-x / math.sqrt(2.0)))
+    if x > -30:
+        return math.log(0.5 * math.erfc(-x / math.sqrt(2.0)))
+    from scipy.special import log_ndtr  # imported only for far tails (start-up cost)
+
+    return float(log_ndtr(x))
 
 
 def _log_phi(x: float) -> float:
