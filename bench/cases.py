@@ -26,7 +26,7 @@ from initcli.propagate import (
     sample_parameters,
     weighted_layers,
 )
-from initcli.spec import LayerSpec, Location, NetworkSpec
+from initcli.network_spec import LayerSpec, Location, NetworkSpec
 from initcli.stats import LayerStats, StatsCollector
 
 WHERE = Location("<bench>")

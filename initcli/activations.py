@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from initcli.errors import EXIT_BAD_USAGE, InitcliError, did_you_mean
-from initcli.specparse import Param, Value, bind, format_call, parse_call
+from initcli.spec_strings import Param, Value, bind, format_call, parse_call
 
 SATURATION = 0.02  # saturated: phi'(z) <= 2% of the activation's largest slope
 

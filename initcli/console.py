@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from initcli.outputs import to_json
+from initcli.serialize import to_json
 
 
 class _Console(Console):

@@ -18,6 +18,7 @@ import numpy as np
 from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 from initcli.moments import moments
 from initcli.network import Network, build_network, parameter_bytes
+from initcli.network_spec import LayerSpec, Location, NetworkSpec
 from initcli.network_theory import predict_network, weight_grad_var
 from initcli.propagate import (
     estimate_memory,
@@ -25,7 +26,6 @@ from initcli.propagate import (
     sample_input,
     sample_parameters,
 )
-from initcli.spec import LayerSpec, Location, NetworkSpec
 from initcli.stats import LayerStats, RunResult, StatsCollector, fill_ratios, summarize
 
 DTYPES: dict[str, Any] = {"float32": np.float32, "float64": np.float64}

@@ -57,7 +57,7 @@ import numpy as np
 from initcli.distributions import TRUNC2_STD, Distribution
 from initcli.errors import EXIT_BAD_USAGE, InitcliError, did_you_mean
 from initcli.fans import Fans, Layout, check_layout, compute_fans, convert_axes, convert_shape
-from initcli.specparse import Param, Value, bind, format_call, parse_call
+from initcli.spec_strings import Param, Value, bind, format_call, parse_call
 
 FRAMEWORKS = ("initcli", "torch", "keras", "tf1", "jax")
 FRAMEWORK_TITLES = {

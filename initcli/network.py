@@ -1,6 +1,6 @@
 """A network built from its spec: every layer with its shapes, initializers and activation.
 
-:func:`build_network` turns a validated :class:`~initcli.spec.NetworkSpec` into built
+:func:`build_network` turns a validated :class:`~initcli.network_spec.NetworkSpec` into built
 layers (:mod:`initcli.layers`, one module per kind) chained from the input: each kind
 infers its output shape from its input shape and refuses what it cannot take, naming the
 layer, its location and both shapes. Initializer and activation SPEC strings are resolved
@@ -20,7 +20,7 @@ from initcli.errors import EXIT_BAD_DATA, InitcliError
 from initcli.initializers import Initializer, resolve_initializer
 from initcli.layers.base import BuildContext, Layer
 from initcli.layers.chain import Chain
-from initcli.spec import LayerSpec, Location, NetworkSpec
+from initcli.network_spec import LayerSpec, Location, NetworkSpec
 
 __all__ = [
     "Layer",

@@ -1,4 +1,4 @@
-"""Atomic file writes and JSON that is valid everywhere.
+"""Atomic file writes: a file is either complete or absent, never half-written.
 
 Every file initcli writes goes to a temporary name in the same directory and is renamed into
 place (``os.replace`` is atomic on POSIX), so an interrupted run leaves either the previous
@@ -8,8 +8,6 @@ complete file or none, never half of one.
 from __future__ import annotations
 
 import errno
-import json
-import math
 import os
 import signal
 import tempfile
@@ -192,26 +190,3 @@ def save_figure(path: Path, figure: Any, dpi: int = 120) -> Path:
     """Save a matplotlib figure atomically (format from the suffix of ``path``)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
     return write_with(path, lambda handle: figure.savefig(handle, format=fmt, dpi=dpi))
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become null (JSON has no inf or NaN)."""
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    return value
-
-
-def to_json(value: Any) -> str:
-    """Deterministic, valid JSON text (same input, same bytes)."""
-    return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"

@@ -1,18 +1,15 @@
-"""Views of a :class:`~initcli.stats.RunResult`: the rich table, the verdict lines and CSV."""
+"""Views of a :class:`~initcli.stats.RunResult` for the terminal: rich tables, verdict lines."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, fields
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from initcli.stats import DirectionSummary, LayerStats, RunResult
+from initcli.stats import DirectionSummary, RunResult
 
 VERDICT_STYLE = {"stable": "green", "vanishing": "yellow", "exploding": "red"}
 
@@ -156,29 +153,6 @@ def print_result(console: Console, result: RunResult) -> None:
         console.print(verdict_line("backward", result.summary.backward))
     for note in dict.fromkeys(result.summary.notes):  # once each, in order
         console.print(Text(f"note: {note}", style="dim"))
-
-
-def to_csv(layers: Sequence[LayerStats], extra: dict[str, object] | None = None) -> str:
-    """One row per layer, the same keys as the JSON ``layers`` (lists joined by 'x')."""
-    names = [f.name for f in fields(LayerStats)]
-    prefix = list(extra or {})
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(prefix + names)
-    for layer in layers:
-        row = asdict(layer)
-        values: list[object] = list((extra or {}).values())
-        for name in names:
-            value = row[name]
-            if isinstance(value, list):
-                value = "x".join(str(v) for v in value)
-            elif value is None:
-                value = ""
-            elif isinstance(value, float):
-                value = repr(value)
-            values.append(value)
-        writer.writerow(values)
-    return buffer.getvalue()
 
 
 def compare_table(results: Sequence[RunResult], title: str) -> Table:

@@ -2,7 +2,7 @@
 
 ``yaml.compose`` keeps each node's line, so every reader here takes the node and its
 :class:`Location` and raises one :class:`~initcli.errors.InitcliError` (exit 1) of the form
-``file:line: key: what is wrong; how to fix it``. :mod:`initcli.spec` reads the top level
+``file:line: key: what is wrong; how to fix it``. :mod:`initcli.network_spec` reads the top level
 with them and each layer kind (:mod:`initcli.layers`) reads its own keys through
 :class:`Fields`, so every kind's errors are as precise as the others'.
 """

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from initcli.experiment import RunOptions, run_experiment
 from initcli.network import build_network
+from initcli.network_spec import NetworkSpec
 from initcli.network_theory import predict_network
-from initcli.spec import NetworkSpec
 from initcli.stats import RunResult
 from reproductions.common import (
     Claim,

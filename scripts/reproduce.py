@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the reproductions package lives beside initcli, uninstalled
     sys.path.insert(0, str(REPO))
 
-from initcli.spec import load_spec  # noqa: E402
+from initcli.network_spec import load_spec  # noqa: E402
 from reproductions import (  # noqa: E402
     FULL,
     QUICK,

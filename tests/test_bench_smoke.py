@@ -118,13 +118,13 @@ import time:      5000 |       6000 |   numpy
 import time:        50 |       6050 | initcli.outputs
 import time:      7000 |       7000 | typer
 import time:       200 |        200 |   initcli.fans
-import time:       300 |        500 | initcli.shapes
+import time:       300 |        500 | initcli.shape_strings
 """
 
 
 def test_import_tree_names_who_imports_what() -> None:
     roots = measure.import_tree(IMPORTTIME)
-    assert [root.name for root in roots] == ["initcli.outputs", "typer", "initcli.shapes"]
+    assert [root.name for root in roots] == ["initcli.outputs", "typer", "initcli.shape_strings"]
     assert roots[0].children[0].name == "numpy"
     heavy = measure.heavy_imports(roots)
     by_module = {row["module"]: row for row in heavy}

@@ -17,7 +17,7 @@ from initcli.errors import InitcliError
 from initcli.fans import compute_fans
 from initcli.initializers import resolve_initializer
 from initcli.network import Layer, build_network, flops, infer_layer, macs, parameter_count
-from initcli.spec import LayerSpec, Location, NetworkSpec
+from initcli.network_spec import LayerSpec, Location, NetworkSpec
 
 LOC = Location("net.yaml", 7, "layers[2]")
 

@@ -28,8 +28,8 @@ from initcli.activations import activation_names, resolve_activation
 from initcli.cli import main
 from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 from initcli.initializers import known_names, list_initializers, resolve_initializer
-from initcli.shapes import parse_shape
-from initcli.specparse import Value, format_call, parse_call
+from initcli.shape_strings import parse_shape
+from initcli.spec_strings import Value, format_call, parse_call
 
 SETTINGS = settings(
     max_examples=300,
@@ -321,7 +321,7 @@ def test_parse_shape_returns_positive_sizes_or_a_clean_error() -> None:
 
 @st.composite
 def spelled_shapes(draw: st.DrawFn) -> tuple[str, tuple[int, ...]]:
-    """A shape and one of the spellings the module docstring of initcli.shapes accepts."""
+    """A shape and one of the spellings the module docstring of initcli.shape_strings accepts."""
     dims = tuple(draw(st.lists(st.integers(1, 10**12), min_size=1, max_size=6)))
     separator = draw(st.sampled_from([",", ", ", " , ", "x", " x ", "X", "×", " ", "  "]))
     text = separator.join(map(str, dims))

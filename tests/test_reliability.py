@@ -30,9 +30,9 @@ from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 from initcli.experiment import dense_stack_spec
 from initcli.moments import moments
 from initcli.network import build_network
+from initcli.network_spec import load_spec
 from initcli.outputs import ensure_directory, write_text, write_with
 from initcli.propagate import BackwardStep, propagate, sample_input, sample_parameters
-from initcli.spec import load_spec
 from initcli.stats import StatsCollector, summarize
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import pytest
 from initcli.activations import resolve_activation
 from initcli.experiment import dense_stack_spec
 from initcli.network import build_network
-from initcli.spec import load_spec
+from initcli.network_spec import load_spec
 from reproductions import (
     QUICK,
     Z_BOUND,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from initcli.experiment import RunOptions, dense_stack_spec, run_experiment
-from initcli.spec import load_spec
+from initcli.network_spec import load_spec
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

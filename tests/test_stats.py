@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from initcli.report import fmt, to_csv
+from initcli.report import fmt
+from initcli.serialize import to_csv
 from initcli.stats import LayerStats, _dead_and_zero, summarize
 
 

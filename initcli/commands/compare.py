@@ -48,8 +48,8 @@ def compare(
     """
     from initcli.experiment import RunOptions, dense_stack_spec, run_seeds
     from initcli.initializers import resolve_initializer
+    from initcli.network_spec import load_spec
     from initcli.report import compare_table, verdict_line
-    from initcli.spec import load_spec
 
     for text in specs:
         with error_context("SPEC"):

@@ -55,7 +55,7 @@ def fans(
     """
     from initcli.errors import InitcliError
     from initcli.fans import Layout, check_layout, compute_fans, convert_shape
-    from initcli.shapes import parse_shape
+    from initcli.shape_strings import parse_shape
 
     dims = parse_shape(shape, "--shape")
     chosen = check_layout(layout)

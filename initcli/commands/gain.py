@@ -20,7 +20,7 @@ _TORCH_NOTES = {
 def _with_param(spec: str, param: float | None, option: str = "--param") -> str:
     """The SPEC with ``--param X`` written into the activation's shorthand parameter."""
     from initcli.activations import resolve_activation
-    from initcli.specparse import format_call, parse_call
+    from initcli.spec_strings import format_call, parse_call
 
     if param is None:
         return spec

@@ -25,8 +25,8 @@ def run_directory(parent: Path, name: str, init: str, seed: int, force: bool) ->
 
 
 def write_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
-    from initcli.outputs import ensure_directory, to_json, write_text
-    from initcli.report import to_csv
+    from initcli.outputs import ensure_directory, write_text
+    from initcli.serialize import to_csv, to_json
     from initcli.stats import RunResult
 
     assert isinstance(result, RunResult)
@@ -72,8 +72,8 @@ def run(
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
     """
     from initcli.experiment import RunOptions, run_seeds
+    from initcli.network_spec import load_spec
     from initcli.outputs import check_writable
-    from initcli.spec import load_spec
 
     spec = load_spec(config)
     check_writable(out)

@@ -115,7 +115,7 @@ def sample(
     from initcli.initializers import resolve_initializer
     from initcli.moments import moments
     from initcli.outputs import save_npy
-    from initcli.shapes import parse_shape
+    from initcli.shape_strings import parse_shape
 
     with error_context("SPEC"):
         init = resolve_initializer(spec)

@@ -28,7 +28,7 @@ from initcli.initializers import (
     Sparse,
     VarianceScaling,
 )
-from initcli.specparse import Param
+from initcli.spec_strings import Param
 
 table = Table("initcli")
 add_basics(

@@ -19,7 +19,7 @@ from initcli.initializers import (
     VarianceScaling,
     _Entry,
 )
-from initcli.specparse import Param, Value
+from initcli.spec_strings import Param, Value
 
 _TRUNCATION_LIMIT = 30.0  # refuse intervals this many std from the mean (no mass left)
 

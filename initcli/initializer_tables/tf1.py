@@ -24,7 +24,7 @@ from initcli.initializers import (
     Orthogonal,
     VarianceScaling,
 )
-from initcli.specparse import Param
+from initcli.spec_strings import Param
 
 table = Table("tf1")
 add_basics(

@@ -23,7 +23,7 @@ from initcli.initializers import (
     Orthogonal,
     Sparse,
 )
-from initcli.specparse import Param
+from initcli.spec_strings import Param
 
 table = Table("torch")
 add_basics(

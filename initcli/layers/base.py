@@ -32,7 +32,7 @@ from initcli.errors import EXIT_BAD_DATA, InitcliError
 if TYPE_CHECKING:
     from initcli.activations import Activation
     from initcli.initializers import Initializer
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
     from initcli.theory import LayerParams
     from initcli.yamlnodes import Fields
 
@@ -150,7 +150,7 @@ class LayerKind(Protocol):
         ...
 
     def parse(self, fields: Fields) -> dict[str, Any]:
-        """The :class:`~initcli.spec.LayerSpec` fields from the layer's YAML keys."""
+        """The :class:`~initcli.network_spec.LayerSpec` fields from the layer's YAML keys."""
         ...
 
     def build(

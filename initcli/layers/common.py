@@ -10,7 +10,7 @@ from initcli.yamlnodes import Fields, error
 if TYPE_CHECKING:
     from initcli.layers.base import BuildContext
     from initcli.layers.weighted import WeightedLayer
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
 
 COMMON_KEYS = ("type", "name")
 WEIGHTED_KEYS = ("activation", "init", "bias_init", "bias", "repeat")

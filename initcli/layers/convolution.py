@@ -23,7 +23,7 @@ from initcli.layers.weighted import WeightedLayer
 from initcli.yamlnodes import STR, Fields, closest_hint, error, read_sizes, show
 
 if TYPE_CHECKING:
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
     from initcli.theory import LayerParams
 
 CONV_KEYS = ("filters", "kernel_size", "stride", "dilation", "padding")

@@ -19,7 +19,7 @@ from initcli.layers.weighted import WeightedLayer
 from initcli.yamlnodes import Fields
 
 if TYPE_CHECKING:
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
     from initcli.theory import LayerParams
 
 

@@ -11,7 +11,7 @@ from initcli.layers.common import COMMON_KEYS
 from initcli.yamlnodes import Fields
 
 if TYPE_CHECKING:
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
 
 
 @dataclasses.dataclass(frozen=True)

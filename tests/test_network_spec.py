@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from initcli.errors import EXIT_BAD_DATA, InitcliError
-from initcli.spec import (
+from initcli.network_spec import (
     DEFAULT_BATCH,
     DEFAULT_BIAS_INIT,
     DEFAULT_INIT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from initcli.errors import EXIT_BAD_USAGE, InitcliError
-from initcli.shapes import parse_shape
+from initcli.shape_strings import parse_shape
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,68 @@
+"""Results as text files: JSON (valid everywhere, non-finite numbers as null) and CSV.
+
+Both are views of the same :class:`~initcli.stats.RunResult` data: ``stats.json`` is
+exactly what ``--json`` prints and ``stats.csv`` has one row per layer with the same keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # at run time imported where used: console imports this module at start-up
+    from initcli.stats import LayerStats
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become null (JSON has no inf or NaN)."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    return value
+
+
+def to_json(value: Any) -> str:
+    """Deterministic, valid JSON text (same input, same bytes)."""
+    return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"
+
+
+def to_csv(layers: Sequence[LayerStats], extra: dict[str, object] | None = None) -> str:
+    """One row per layer, the same keys as the JSON ``layers`` (lists joined by 'x')."""
+    from initcli.stats import LayerStats
+
+    names = [f.name for f in fields(LayerStats)]
+    prefix = list(extra or {})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(prefix + names)
+    for layer in layers:
+        row = asdict(layer)
+        values: list[object] = list((extra or {}).values())
+        for name in names:
+            value = row[name]
+            if isinstance(value, list):
+                value = "x".join(str(v) for v in value)
+            elif value is None:
+                value = ""
+            elif isinstance(value, float):
+                value = repr(value)
+            values.append(value)
+        writer.writerow(values)
+    return buffer.getvalue()
