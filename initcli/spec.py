@@ -126,6 +126,11 @@ def load_spec(path: str | Path) -> NetworkSpec:
     return _network(root, shown, _default_name(Path(path)))
 
 
+def load_spec_text(text: str, shown: str, default_name: str) -> NetworkSpec:
+    """:func:`load_spec` on YAML text (e.g. a converted Keras model); errors name ``shown``."""
+    return _network(_compose(text, shown), shown, default_name)
+
+
 # --- reading and parsing -------------------------------------------------------------------
 
 
