@@ -112,6 +112,12 @@ def run(
         result = run_torch(target, torch_options, seeds)
         _finish(result, out, seed, force, no_plots, as_json)
         return
+    if target.endswith(".py"):
+        raise InitcliError(
+            f"{target}: name the factory in the file, e.g. {target}:make_model "
+            "(a function returning the torch.nn.Module)",
+            EXIT_BAD_USAGE,
+        )
     for flag, value in torch_flags.items():
         if value is not None:
             raise InitcliError(
@@ -120,12 +126,6 @@ def run(
                 "in the file: remove " + flag,
                 EXIT_BAD_USAGE,
             )
-    if target.endswith(".py"):
-        raise InitcliError(
-            f"{target}: name the factory in the file, e.g. {target}:make_model "
-            "(a function returning the torch.nn.Module)",
-            EXIT_BAD_USAGE,
-        )
     notes: list[str] = []
     if _is_keras(target):
         from initcli.importers.keras_config import load_keras_spec
