@@ -499,11 +499,7 @@ def _result(
     fill_ratios(layers)
     input_stats = moments(inputs.astype(np.float64))
     summary = summarize_layers(layers, input_stats.var, output_grad_var)
-    notes.append(
-        "PyTorch module through hooks: Var z is each parameterized module's output; rows are "
-        "in module order, so the verdict's first and last rows are the first and last modules "
-        "registered"
-    )
+    notes.append("PyTorch hooks: Var z is each module's output; rows in module order")
     if without_act:
         shown = ", ".join(without_act[:4]) + (", ..." if len(without_act) > 4 else "")
         notes.append(
@@ -521,13 +517,12 @@ def _result(
     if options.with_grad and any(r.grad is None and r.output is not None for r in records):
         notes.append("modules whose output does not reach the output have Var dL/dz = 0")
     if options.init is not None:
-        notes.append(
-            f"--init {options.init} re-drew every weight of rank >= 2 with initcli's sampler "
-            "(PyTorch layout); rank-1 weights (norm scales) keep the model's own values"
-            + ("" if options.bias_init else "; biases keep the model's own (--bias-init SPEC)")
+        kept = "norm scales keep the model's own values" + (
+            "" if options.bias_init else ", and so do biases (--bias-init SPEC redraws them)"
         )
+        notes.append(f"--init {options.init} redrew every weight of rank >= 2; {kept}")
     else:
-        notes.append("the model's own initialization (its factory under torch.manual_seed(seed))")
+        notes.append("the model's own initialization (the factory under torch.manual_seed(seed))")
     summary.notes.extend(notes)
     name = getattr(factory, "__name__", "model")
     init_text = options.init or "own"
