@@ -82,6 +82,22 @@ MODELS = textwrap.dedent(
         return nn.Sequential(*layers)
 
 
+    def make_convnet(inplace=False):
+        return nn.Sequential(
+            nn.Conv2d(3, 8, 3),
+            nn.BatchNorm2d(8),
+            nn.ReLU(inplace=inplace),
+            nn.Conv2d(8, 4, 3),
+            nn.ReLU(inplace=inplace),
+            nn.Flatten(),
+            nn.Linear(64, 3),
+        )
+
+
+    def make_embedding():
+        return nn.Sequential(nn.Embedding(50, 16), nn.Flatten(), nn.Linear(80, 8))
+
+
     def make_broken():
         raise ValueError("width must be even")
 
@@ -215,6 +231,32 @@ def test_activation_statistics_and_dead_share(cli: Any, models_file: Path, tmp_p
     assert 0 < first["act_var"] < first["preact_var"]
     assert first["act_mean"] > 0
     assert first["dead_frac"] is not None and first["zero_frac"] > 0.2
+
+
+def test_inplace_activations_do_not_change_what_is_measured(
+    cli: Any, models_file: Path, tmp_path: Path
+) -> None:
+    """ReLU(inplace=True) overwrites its input, the module output initcli measures."""
+    target = f"{models_file}:make_convnet"
+    args = ("--input-shape", "3,8,8", "--batch", "16")
+    plain = _run_json(cli, target, tmp_path / "a", *args, "--kwargs", "inplace=false")
+    inplace = _run_json(cli, target, tmp_path / "b", *args, "--kwargs", "inplace=true")
+    assert plain["layers"] == inplace["layers"]
+    bn = plain["layers"][1]
+    assert bn["name"] == "1" and bn["activation"] == "relu"
+    assert bn["preact_var"] == pytest.approx(1.0, rel=1e-3)  # batch norm in train mode
+    assert bn["act_var"] < 0.5
+
+
+def test_embedding_with_integer_input(cli: Any, models_file: Path, tmp_path: Path) -> None:
+    ids = tmp_path / "ids.npy"
+    np.save(ids, np.random.default_rng(0).integers(0, 50, (32, 5)))
+    data = _run_json(cli, f"{models_file}:make_embedding", tmp_path / "e", "--input", str(ids))
+    embedding = data["layers"][0]
+    assert embedding["type"] == "Embedding" and embedding["weight_shape"] == [50, 16]
+    # nn.Embedding draws N(0, 1): looked-up rows have about unit variance.
+    assert embedding["weight_var"] == pytest.approx(1.0, rel=0.2)
+    assert embedding["grad_var"] > 0 and embedding["weight_grad_var"] > 0
 
 
 def test_init_flag_reproduces_initcli_own_pipeline(

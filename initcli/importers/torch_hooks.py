@@ -216,8 +216,9 @@ class _Record:
     path: str
     module: Any
     calls: int = 0
-    output: Any = None  # first call's output tensor
-    act: Any = None  # output of the activation module applied to it, if any
+    output: Any = None  # first call's output tensor (for identity checks and its grad hook)
+    values: Any = None  # a copy of it taken in the hook: later in-place ops cannot change it
+    act: Any = None  # a copy of the output of the activation module applied to it, if any
     activation: str | None = None
     grad: Any = None
 
@@ -355,6 +356,7 @@ def _run_hooks(
                 tensor = _first_tensor(output)
                 if tensor is not None and tensor.is_floating_point():
                     record.output = tensor
+                    record.values = tensor.detach().clone()
                     if tensor.requires_grad:
                         tensor.register_hook(lambda g, r=record: setattr(r, "grad", g))
                     last[0] = record
@@ -368,7 +370,9 @@ def _run_hooks(
         spec = _activation_of(module)
         first = args[0] if args else None
         if spec is not None and first is previous.output and isinstance(output, torch.Tensor):
-            previous.act, previous.activation = output, spec
+            # Copied now: ReLU(inplace=True) returns its input, and a later `out += x` would
+            # change the tensor again.
+            previous.act, previous.activation = output.detach().clone(), spec
 
     for module in model.modules():
         is_leaf = not any(True for _ in module.children())
@@ -433,8 +437,8 @@ def _result(
         _, weight = _weight_of(record.module)
         shape = tuple(int(n) for n in weight.shape)
         fans = compute_fans(shape, "torch" if len(shape) >= 2 else "keras")
-        out = _numpy(record.output)
-        act_tensor = record.act if record.act is not None else record.output
+        out = _numpy(record.values)
+        act_tensor = record.act if record.act is not None else record.values
         act = _numpy(act_tensor)
         activation: Activation | None = None
         if record.activation is not None:
