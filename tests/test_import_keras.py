@@ -294,7 +294,13 @@ def _residual_model() -> Any:
     return keras.Model(x, y)
 
 
-def test_residual_and_norm_layers_convert_to_issue11_kinds(tmp_path: Path) -> None:
+def test_residual_and_norm_layers_convert_to_issue11_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from initcli.importers import keras_config
+
+    kinds = (*LAYER_TYPES, "residual", "layernorm", "batchnorm")
+    monkeypatch.setattr(keras_config, "LAYER_TYPES", kinds)
     path = tmp_path / "res.json"
     path.write_text(_residual_model().to_json())
     layers = convert_keras(path).spec["layers"]
@@ -303,6 +309,16 @@ def test_residual_and_norm_layers_convert_to_issue11_kinds(tmp_path: Path) -> No
     assert [inner["name"] for inner in layers[0]["layers"]] == ["up", "down"]
     assert layers[1] == {"type": "layernorm", "name": "ln", "eps": 1e-5}
     assert layers[3] == {"type": "batchnorm", "name": "bn", "eps": 1e-3}
+
+
+@pytest.mark.skipif("residual" in LAYER_TYPES, reason="the residual layer kind exists")
+def test_missing_layer_kinds_are_refused_naming_the_keras_layer(tmp_path: Path, cli: Any) -> None:
+    path = tmp_path / "res.json"
+    path.write_text(_residual_model().to_json())
+    result = cli("run", str(path), "--out", str(tmp_path / "o"))
+    assert result.code == 1
+    assert "layer 'add' (Add): converts to initcli's 'residual' layer kind" in result.err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.skipif(
@@ -360,6 +376,23 @@ def _bad_cases(tmp_path: Path) -> list[tuple[Path, str]]:
     softmax = tmp_path / "softmax.json"
     softmax.write_text(_dense_model_json(activation="softmax"))
     cases.append((softmax, "activation 'softmax' is not supported"))
+    grouped = keras.Sequential(
+        [keras.Input((8, 8, 4)), keras.layers.Conv2D(4, 3, groups=2, name="grouped")]
+    )
+    path = tmp_path / "grouped.json"
+    path.write_text(grouped.to_json())
+    cases.append((path, "layer 'grouped' (Conv2D): groups=2"))
+    x = keras.Input((8,))
+    branch = keras.layers.Dense(4, name="left")(x)
+    other = keras.layers.Dense(4, name="right")(x)
+    joined = keras.layers.Concatenate(name="cat")([branch, other])
+    path = tmp_path / "branches.json"
+    path.write_text(keras.Model(x, joined).to_json())
+    cases.append((path, "layer 'right' (Dense): takes its input from"))
+    unbuilt = keras.Sequential([keras.layers.Dense(3)])
+    path = tmp_path / "unbuilt.json"
+    path.write_text(unbuilt.to_json())
+    cases.append((path, "the model has no input shape"))
     return cases
 
 

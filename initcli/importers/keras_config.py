@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from initcli.errors import EXIT_BAD_DATA, InitcliError
-from initcli.spec import NetworkSpec, load_spec_text
+from initcli.spec import LAYER_TYPES, NetworkSpec, load_spec_text
 from initcli.specparse import Value, format_call
 
 MAX_CONFIG_BYTES = 50_000_000  # config.json of a big model is a few MB
@@ -267,6 +267,15 @@ def initializer_spec(layer: _Layer, key: str, notes: list[str]) -> str:
     return format_call(f"keras.{name}", kwargs)
 
 
+def require_kind(layer: _Layer, kind: str) -> None:
+    """Refuse, naming the Keras layer, a layer kind this initcli's spec does not have yet."""
+    if kind not in LAYER_TYPES:
+        raise layer.error(
+            f"converts to initcli's {kind!r} layer kind, which this version of initcli does not "
+            f"have (it has {', '.join(LAYER_TYPES)}); remove the layer or update initcli"
+        )
+
+
 def _init_hint() -> str:
     return "initcli maps " + ", ".join(
         sorted({c for c in _INITIALIZERS if c != "IdentityInitializer"})
@@ -449,6 +458,7 @@ class _Converter:
             )
             if note not in self.notes:
                 self.notes.append(note)
+        require_kind(layer, kind)
         return {"type": kind, "name": layer.name, "eps": float(eps)}
 
     def activation(self, layer: _Layer, entries: list[dict[str, Any]]) -> None:
@@ -706,6 +716,7 @@ def _residual(
         raise layer.error(
             f"adds shapes {shape} and {converter.shape}; an identity shortcut needs equal shapes"
         )
+    require_kind(layer, "residual")
     block = entries[start:]
     if not block:
         raise layer.error("adds a tensor to itself; there is no residual branch")
