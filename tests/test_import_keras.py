@@ -415,3 +415,73 @@ def test_torch_flags_are_refused_for_keras_and_yaml(tmp_path: Path, cli: Any) ->
     assert result.code == 2 and "--input-shape is for a PyTorch model" in result.err
     yaml_result = cli("run", "configs/mlp_tanh.yaml", "--kwargs", "depth=2")
     assert yaml_result.code == 2 and "YAML spec" in yaml_result.err
+
+
+KERAS2_FUNCTIONAL = {
+    "class_name": "Functional",
+    "config": {
+        "name": "model",
+        "layers": [
+            {
+                "class_name": "InputLayer",
+                "config": {"batch_input_shape": [None, 12, 3], "name": "input_1"},
+                "name": "input_1",
+                "inbound_nodes": [],
+            },
+            {
+                "class_name": "Conv1D",
+                "config": {
+                    "name": "conv1d",
+                    "filters": 6,
+                    "kernel_size": [3],
+                    "strides": [1],
+                    "padding": "causal",
+                    "data_format": "channels_last",
+                    "dilation_rate": [2],
+                    "groups": 1,
+                    "activation": "relu",
+                    "use_bias": True,
+                    "kernel_initializer": {"class_name": "HeUniform", "config": {"seed": None}},
+                    "bias_initializer": {"class_name": "Zeros", "config": {}},
+                },
+                "name": "conv1d",
+                "inbound_nodes": [[["input_1", 0, 0, {}]]],
+            },
+            {
+                "class_name": "Flatten",
+                "config": {"name": "flatten", "data_format": "channels_last"},
+                "name": "flatten",
+                "inbound_nodes": [[["conv1d", 0, 0, {}]]],
+            },
+            {
+                "class_name": "Dense",
+                "config": {
+                    "name": "dense",
+                    "units": 2,
+                    "activation": "linear",
+                    "use_bias": False,
+                    "kernel_initializer": "lecun_normal",
+                },
+                "name": "dense",
+                "inbound_nodes": [[["flatten", 0, 0, {}]]],
+            },
+        ],
+        "input_layers": [["input_1", 0, 0]],
+        "output_layers": [["dense", 0, 0]],
+    },
+}
+
+
+def test_keras2_tf_keras_configs_convert(tmp_path: Path) -> None:
+    """tf.keras / Keras 2 JSON: batch_input_shape, nested inbound_nodes, string initializers."""
+    path = tmp_path / "keras2.json"
+    path.write_text(json.dumps(KERAS2_FUNCTIONAL))
+    spec, _ = load_keras_spec(path)
+    network = build_network(spec)
+    assert spec.input_shape == (3, 12)
+    conv, _, dense = network.layers
+    assert conv.weight_shape == (6, 3, 3) and conv.out_shape == (6, 12)  # causal keeps length
+    assert conv.pads == ((4, 0),)
+    assert conv.init is not None and conv.init.spec == "keras.he_uniform"
+    assert dense.weight_shape == (2, 72) and not dense.has_bias
+    assert dense.init is not None and dense.init.spec == "keras.lecun_normal"

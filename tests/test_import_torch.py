@@ -172,6 +172,7 @@ def _hand_loop(path: Path, name: str, shape: tuple[int, ...], batch: int, seed: 
             "fan_out": fans[1],
             "weight_var": _var(weight),
             "preact_var": _var(out),
+            "output": out.detach().clone(),
             "grad_var": _var(out.grad),
             "weight_grad_var": _var(weight.grad),
         }
@@ -212,10 +213,12 @@ def test_hooks_match_a_hand_written_hook_loop(
             assert row[key] == pytest.approx(want[key], rel=1e-5, abs=1e-12), (name, key)
         if name in activations:
             assert row["activation"] != "none"
+            act = activations[name](want["output"])
+            assert row["act_var"] == pytest.approx(_var(act), rel=1e-5), name
+            assert row["act_mean"] == pytest.approx(float(act.double().mean()), abs=1e-6)
         else:
             assert row["activation"] == "none"
             assert row["act_var"] == row["preact_var"]
-    # The activation module's output, recomputed from the hand loop's numbers.
     assert data["batch"] == batch and data["seed"] == seed
     assert data["summary"]["forward"]["verdict"] in ("stable", "vanishing", "exploding")
     assert all(row["theory_preact_var"] is None for row in data["layers"])
