@@ -98,6 +98,17 @@ MODELS = textwrap.dedent(
         return nn.Sequential(nn.Embedding(50, 16), nn.Flatten(), nn.Linear(80, 8))
 
 
+    def make_noisy():
+        print("building the model")
+        return make_mlp(16, 1)
+
+
+    def make_exit():
+        import sys
+
+        sys.exit(3)
+
+
     def make_broken():
         raise ValueError("width must be even")
 
@@ -336,6 +347,15 @@ def test_kwargs_input_file_and_dotted_module(
     assert len(dotted["layers"]) == 3
 
 
+def test_prints_of_user_code_keep_json_clean(cli: Any, models_file: Path, tmp_path: Path) -> None:
+    result = cli(
+        "run", f"{models_file}:make_noisy", "--input-shape", "16", "--json", "--out", str(tmp_path)
+    )
+    assert result.code == 0
+    assert json.loads(result.out)["name"] == "make_noisy"
+    assert "building the model" in result.err
+
+
 def test_plots_and_table(cli: Any, models_file: Path, tmp_path: Path) -> None:
     result = cli(
         "run",
@@ -365,6 +385,7 @@ def test_plots_and_table(cli: Any, models_file: Path, tmp_path: Path) -> None:
         (":make_broken", ("--input-shape", "4"), 1, "the factory raised ValueError: width must"),
         (":make_mlp", ("--input-shape", "5"), 1, "forward failed on input (256, 5)"),
         (":make_not_a_module", ("--input-shape", "4"), 1, "not a torch.nn.Module"),
+        (":make_exit", ("--input-shape", "4"), 1, "the factory raised SystemExit: 3"),
         (":make_nothing", ("--input-shape", "4"), 1, "has no 'make_nothing'"),
         ("", ("--input-shape", "4"), 2, "name the factory in the file"),
         (":make_mlp", (), 2, "needs --input-shape"),

@@ -30,7 +30,8 @@ import importlib
 import importlib.util
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,13 @@ class TorchOptions:
     bias_init: str | None = None
     with_grad: bool = True
     keep_samples: bool = True
+
+
+@contextmanager
+def _user_code() -> Iterator[None]:
+    """Run the user's code with its prints on stderr, so ``--json`` stdout stays JSON."""
+    with redirect_stdout(sys.stderr):
+        yield
 
 
 def _short(err: BaseException) -> str:
@@ -108,8 +116,9 @@ def load_factory(target: str) -> Callable[..., Any]:
         sys.path.insert(0, folder)  # so the file's own sibling imports work
         try:
             sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        except Exception as err:
+            with _user_code():
+                spec.loader.exec_module(module)
+        except (Exception, SystemExit) as err:
             sys.modules.pop(module_name, None)
             raise InitcliError(f"{target}: importing {str(path)!r} failed: {_short(err)}") from None
         finally:
@@ -127,8 +136,9 @@ def load_factory(target: str) -> Callable[..., Any]:
         if added:
             sys.path.insert(0, "")
         try:
-            module = importlib.import_module(module_match["path"])
-        except Exception as err:
+            with _user_code():
+                module = importlib.import_module(module_match["path"])
+        except (Exception, SystemExit) as err:
             raise InitcliError(
                 f"{target}: importing module {module_match['path']!r} failed: {_short(err)}"
             ) from None
@@ -272,8 +282,9 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
     np_dtype = np.float64 if options.dtype == "float64" else np.float32
     torch.manual_seed(options.seed)
     try:
-        model = factory(**kwargs)
-    except Exception as err:
+        with _user_code():
+            model = factory(**kwargs)
+    except (Exception, SystemExit) as err:
         raise InitcliError(f"{target}: the factory raised {_short(err)}") from None
     if not isinstance(model, torch.nn.Module):
         raise InitcliError(
@@ -380,9 +391,9 @@ def _run_hooks(
             handles.append(module.register_forward_hook(on_forward))
     x = torch.from_numpy(inputs)
     try:
-        with torch.set_grad_enabled(options.with_grad):
+        with torch.set_grad_enabled(options.with_grad), _user_code():
             output = model(x)
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         raise InitcliError(
             f"{target}: forward failed on {input_text}: {_short(err)}; check the input shape"
         ) from None
@@ -404,8 +415,9 @@ def _run_hooks(
             "use --no-grad for forward statistics only"
         )
     try:
-        (out * torch.from_numpy(grad)).sum().backward()
-    except Exception as err:
+        with _user_code():
+            (out * torch.from_numpy(grad)).sum().backward()
+    except (Exception, SystemExit) as err:
         raise InitcliError(f"{target}: backward failed: {_short(err)}") from None
     return moments(grad).var
 
