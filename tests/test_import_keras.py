@@ -375,7 +375,10 @@ def _bad_cases(tmp_path: Path) -> list[tuple[Path, str]]:
     cases.append((path, "data_format 'channels_first'"))
     softmax = tmp_path / "softmax.json"
     softmax.write_text(_dense_model_json(activation="softmax"))
-    cases.append((softmax, "activation 'softmax' is not supported"))
+    cases.append((softmax, "activation 'softmax' mixes the units"))
+    swish6 = tmp_path / "relu6.json"
+    swish6.write_text(_dense_model_json(activation="relu6"))
+    cases.append((swish6, "activation 'relu6' is not supported"))
     grouped = keras.Sequential(
         [keras.Input((8, 8, 4)), keras.layers.Conv2D(4, 3, groups=2, name="grouped")]
     )

@@ -294,6 +294,12 @@ def activation_spec(layer: _Layer, raw: Any) -> str:
                 f"use one of {', '.join(ACTIVATIONS)}"
             )
     text = str(raw)
+    if text in ("softmax", "log_softmax"):
+        raise layer.error(
+            f"activation {text!r} mixes the units of an example (it is not elementwise), which "
+            "initcli cannot represent; save the model with a linear output layer (softmax "
+            "belongs in the loss, e.g. from_logits=True)"
+        )
     if text not in ACTIVATIONS:
         raise layer.error(
             f"activation {text!r} is not supported; initcli has {', '.join(ACTIVATIONS)}"
