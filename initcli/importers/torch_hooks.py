@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from initcli.activations import Activation, resolve_activation
-from initcli.errors import EXIT_BAD_USAGE, InitcliError
+from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 from initcli.fans import compute_fans
 from initcli.moments import moments
 from initcli.specparse import Value, parse_call
@@ -276,7 +276,7 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
     except ImportError:
         raise InitcliError(
             "PyTorch is not installed; install it with pip install 'initcli[torch]'",
-            EXIT_BAD_USAGE,
+            EXIT_BAD_DATA,
         ) from None
     torch_dtype = torch.float64 if options.dtype == "float64" else torch.float32
     np_dtype = np.float64 if options.dtype == "float64" else np.float32
