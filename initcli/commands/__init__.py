@@ -9,6 +9,7 @@ import typer
 # Order is the order ``initcli --help`` lists them in.
 COMMAND_MODULES = (
     "run",
+    "convert",
     "compare",
     "theory",
     "phase",

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from initcli.console import console, print_json
+from initcli.errors import EXIT_BAD_USAGE, InitcliError
 
 DEFAULT_OUT = Path("outputs")
 
@@ -43,7 +44,11 @@ def write_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
 
 
 def run(
-    config: Path = typer.Argument(..., help="Network spec (YAML), e.g. configs/mlp_tanh.yaml."),
+    config: Path = typer.Argument(
+        ...,
+        help="Network spec (YAML), a Keras model (model.json from to_json(), model.keras), or "
+        "a PyTorch factory path/model.py:NAME or package.module:NAME.",
+    ),
     init: str | None = typer.Option(
         None, "--init", help="Weight initializer SPEC replacing the spec's default `init`."
     ),
@@ -65,17 +70,72 @@ def run(
         False, "--force", help="Replace the files of a previous run with the same name."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+    input_shape: str | None = typer.Option(
+        None, "--input-shape", help="PyTorch model: one example's shape, e.g. 3,32,32."
+    ),
+    kwargs: str | None = typer.Option(
+        None, "--kwargs", help="PyTorch model: factory arguments, e.g. 'depth=20,width=64'."
+    ),
+    input_data: Path | None = typer.Option(
+        None, "--input", help="PyTorch model: an input batch (.npy, batch axis first)."
+    ),
 ) -> None:
     """Sample weights, push a random batch forward and a random gradient back, and report
     per-layer variances with a verdict on vanishing or exploding signals.
 
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
+    (also: initcli run model.keras; initcli run models.py:make_model --input-shape 3,32,32)
     """
     from initcli.experiment import RunOptions, run_seeds
     from initcli.network_spec import load_spec
     from initcli.outputs import check_writable
 
-    spec = load_spec(config)
+    target = str(config)
+    torch_flags = {"--input-shape": input_shape, "--kwargs": kwargs, "--input": input_data}
+    if _is_torch_target(target):
+        from initcli.importers.torch_hooks import TorchOptions, run_torch
+        from initcli.shape_strings import parse_shape
+
+        _refuse_torch_conflicts(input_shape, input_data, batch)
+        check_writable(out)
+        torch_options = TorchOptions(
+            input_shape=None if input_shape is None else parse_shape(input_shape, "--input-shape"),
+            input_path=input_data,
+            kwargs=kwargs,
+            batch=batch,
+            seed=seed,
+            dtype=dtype,
+            init=init,
+            bias_init=bias_init,
+            with_grad=not no_grad,
+            keep_samples=not no_plots,
+        )
+        result = run_torch(target, torch_options, seeds)
+        _finish(result, out, seed, force, no_plots, as_json)
+        return
+    if target.endswith(".py"):
+        raise InitcliError(
+            f"{target}: name the factory in the file, e.g. {target}:make_model "
+            "(a function returning the torch.nn.Module)",
+            EXIT_BAD_USAGE,
+        )
+    for flag, value in torch_flags.items():
+        if value is not None:
+            raise InitcliError(
+                f"{flag} is for a PyTorch model (path/model.py:NAME); {target} is a "
+                f"{'Keras model' if _is_keras(target) else 'YAML spec'}, whose input shape is "
+                "in the file: remove " + flag,
+                EXIT_BAD_USAGE,
+            )
+    notes: list[str] = []
+    if _is_keras(target):
+        from initcli.importers.keras_config import load_keras_spec
+
+        spec, notes = load_keras_spec(config)
+    else:
+        from initcli.network_spec import load_spec
+
+        spec = load_spec(config)
     check_writable(out)
     options = RunOptions(
         seed=seed,
@@ -87,7 +147,43 @@ def run(
         keep_samples=not no_plots,
     )
     result = run_seeds(spec, options, seeds)
-    directory = run_directory(out, spec.name, result.init, seed, force)
+    result.summary.notes.extend(notes)
+    _finish(result, out, seed, force, no_plots, as_json)
+
+
+def _is_torch_target(target: str) -> bool:
+    from initcli.importers.torch_hooks import is_torch_target
+
+    return is_torch_target(target) and not Path(target).exists()
+
+
+def _is_keras(target: str) -> bool:
+    return target.lower().endswith((".json", ".keras"))
+
+
+def _refuse_torch_conflicts(
+    input_shape: str | None, input_data: Path | None, batch: int | None
+) -> None:
+    if input_shape is not None and input_data is not None:
+        raise InitcliError(
+            "--input-shape and --input both give the input; keep one (--input's shape is "
+            "that of the .npy file)",
+            EXIT_BAD_USAGE,
+        )
+    if input_data is not None and batch is not None:
+        raise InitcliError(
+            "--batch and --input: the batch is the first axis of the --input file; remove --batch",
+            EXIT_BAD_USAGE,
+        )
+
+
+def _finish(
+    result: object, out: Path, seed: int, force: bool, no_plots: bool, as_json: bool
+) -> None:
+    from initcli.stats import RunResult
+
+    assert isinstance(result, RunResult)
+    directory = run_directory(out, result.name, result.init, seed, force)
     written = write_outputs(result, directory, plots=not no_plots)
     if as_json:
         print_json(result.to_dict())
