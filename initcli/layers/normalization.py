@@ -115,6 +115,7 @@ class NormLayer(Layer):
             weight_shape=self.param_shape,
             init="ones",
             bias_init="zeros" if self.centered else None,
+            reports_input=True,
         )
 
     # --- parameters ------------------------------------------------------------------------
