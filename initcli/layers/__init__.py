@@ -9,7 +9,7 @@ the built layers; nothing else switches on a layer's type.
 
 from __future__ import annotations
 
-from initcli.layers import convolution, dense, flatten
+from initcli.layers import batchnorm, convolution, dense, flatten, layernorm, pooling, rmsnorm
 from initcli.layers.base import LayerKind
 
 _KINDS: tuple[LayerKind, ...] = (
@@ -17,6 +17,12 @@ _KINDS: tuple[LayerKind, ...] = (
     convolution.CONV1D,
     convolution.CONV2D,
     flatten.KIND,
+    batchnorm.KIND,
+    layernorm.KIND,
+    rmsnorm.KIND,
+    pooling.AVGPOOL2D,
+    pooling.MAXPOOL2D,
+    pooling.GLOBAL_AVGPOOL,
 )
 
 REGISTRY: dict[str, LayerKind] = {kind.type: kind for kind in _KINDS}
