@@ -22,6 +22,9 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
+# This checkout's initcli, not whichever one the environment has installed (a worktree of
+# the repository would otherwise pin another checkout's code).
+sys.path.insert(0, str(REPO))
 PINNED = REPO / "tests" / "pinned"
 
 CONFIGS = sorted(p.stem for p in (REPO / "configs").glob("*.yaml"))

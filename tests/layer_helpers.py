@@ -9,8 +9,8 @@ import numpy as np
 
 from initcli.layers.base import Layer
 from initcli.network import Network, build_network
+from initcli.network_spec import load_spec_text
 from initcli.propagate import Parameters, sample_parameters
-from initcli.spec import load_spec_text
 
 
 def network(yaml_text: str, name: str = "t.yaml") -> Network:

@@ -13,9 +13,9 @@ import torch
 from initcli.errors import InitcliError
 from initcli.experiment import RunOptions, run_experiment
 from initcli.layers.base import BackwardStep, ForwardStep
+from initcli.network_spec import load_spec_text
 from initcli.network_theory import predict_network
 from initcli.propagate import estimate_memory
-from initcli.spec import load_spec_text
 from tests.layer_helpers import finite_difference, output, params_for, run, single
 
 SHAPES = [[6], [3, 5], [2, 3, 4]]

@@ -12,7 +12,7 @@ import torch
 
 from initcli.errors import InitcliError
 from initcli.network import build_network
-from initcli.spec import load_spec_text
+from initcli.network_spec import load_spec_text
 from tests.layer_helpers import finite_difference, output, params_for, run, single
 
 # (input (C, H, W), kernel, stride (None: the default), padding)

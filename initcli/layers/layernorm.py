@@ -21,7 +21,7 @@ from initcli.layers.normalization import (
 from initcli.yamlnodes import Fields
 
 if TYPE_CHECKING:
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,7 +66,7 @@ from initcli.layers.common import COMMON_KEYS, WEIGHTED_KEYS
 
 if TYPE_CHECKING:
     from initcli.activations import Activation
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
     from initcli.yamlnodes import Fields
 
 DEFAULT_EPS = 1e-5  # torch.nn.BatchNorm*/LayerNorm default; used for rmsnorm too (issue 11)

@@ -43,7 +43,7 @@ from initcli.layers.common import COMMON_KEYS
 from initcli.yamlnodes import Fields
 
 if TYPE_CHECKING:
-    from initcli.spec import LayerSpec
+    from initcli.network_spec import LayerSpec
 
 POOL_KEYS = (*COMMON_KEYS, "kernel_size", "stride", "padding")
 _NO_THEORY = (
