@@ -10,6 +10,7 @@ import typer
 COMMAND_MODULES = (
     "run",
     "compare",
+    "spectrum",
     "theory",
     "phase",
     "recommend",
