@@ -186,15 +186,10 @@ def _linear_density(
     return {"law": "fuss_catalan", "order": order, "scale": mean_sq, "s": s, "density": pdf}
 
 
-def fuss_catalan(order: int, points: int = 400) -> tuple[np.ndarray, np.ndarray]:
-    """The Fuss-Catalan density of order L: (x, rho(x)) with x ascending on (0, x_max),
-    x_max = (L+1)^(L+1) / L^L (Haagerup & Moller 2012 parametrisation)."""
-    if order < 1:
-        raise ValueError(f"Fuss-Catalan order {order} must be at least 1")
+def fuss_catalan_curve(order: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Haagerup-Moller parametrisation at ``0 < u < pi / (L+1)``: x(u), rho(x(u)) and
+    dx/du (from d log x / du = (L+1)^2 cot((L+1) u) - cot u - L^2 cot(L u))."""
     L = order
-    # u from near 0 (x near x_max) to near pi/(L+1) (x -> 0), denser at both ends
-    t = (np.arange(points) + 0.5) / points
-    u = (np.pi / (L + 1)) * (0.5 - 0.5 * np.cos(np.pi * t))
     with np.errstate(all="ignore"):
         log_x = (
             (L + 1) * np.log(np.sin((L + 1) * u)) - np.log(np.sin(u)) - L * np.log(np.sin(L * u))
@@ -205,7 +200,20 @@ def fuss_catalan(order: int, points: int = 400) -> tuple[np.ndarray, np.ndarray]
             - L * np.log(np.sin((L + 1) * u))
             - math.log(math.pi)
         )
-    x, rho = np.exp(log_x), np.exp(log_rho)
+        x = np.exp(log_x)
+        slope = (L + 1) ** 2 / np.tan((L + 1) * u) - 1 / np.tan(u) - L**2 / np.tan(L * u)
+    return x, np.exp(log_rho), x * slope
+
+
+def fuss_catalan(order: int, points: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """The Fuss-Catalan density of order L: (x, rho(x)) with x ascending on (0, x_max),
+    x_max = (L+1)^(L+1) / L^L (Haagerup & Moller 2012 parametrisation)."""
+    if order < 1:
+        raise ValueError(f"Fuss-Catalan order {order} must be at least 1")
+    # u from near 0 (x near x_max) to near pi/(L+1) (x -> 0), denser at both ends
+    t = (np.arange(points) + 0.5) / points
+    u = (np.pi / (order + 1)) * (0.5 - 0.5 * np.cos(np.pi * t))
+    x, rho, _ = fuss_catalan_curve(order, u)
     order_idx = np.argsort(x)
     return x[order_idx], rho[order_idx]
 

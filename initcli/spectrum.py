@@ -228,6 +228,9 @@ def run_spectrum(
             if count > 1
             else None,
             "quantile_cdf_error_per_probe": max_weight,
+            # Lanczos works on s^2 (A = J^T J): errors ~ eps * max s^2 hide smaller s
+            "resolution": math.sqrt(np.finfo(np.float64).eps * min(lin.in_dim, lin.out_dim))
+            * float(np.max(values)),
             "max_singular": "lower bound (largest Ritz value)",
             "min_singular": "upper bound (smallest Ritz value)",
             "condition": "lower bound (median over examples of Ritz max/min)",
@@ -239,6 +242,14 @@ def run_spectrum(
             "are lower/upper bounds, quantiles' CDF within "
             f"{max_weight:.2g} per probe (Chebyshev-Markov-Stieltjes)"
         )
+    if finite and method["kind"] == "exact":
+        floor = float(np.max(values)) * np.finfo(np.float64).eps * max(values.size // examples, 1)
+        below = float(np.mean(values < floor))
+        if below > 0:
+            notes.append(
+                f"{below:.1%} of the singular values are below max x eps x r = {floor:.2g}, "
+                "float64's rounding floor: they are resolved only as 'numerically zero'"
+            )
     quantiles = _weighted_quantiles(values, weights, method["kind"] == "exact")
     band = (values >= ISOMETRY_BAND[0]) & (values <= ISOMETRY_BAND[1])
     share = float(np.sum(weights[band])) if finite else 0.0
