@@ -1,12 +1,14 @@
 """The input-output Jacobian of a whole network at one example, and its singular values.
 
-:func:`linearize` is the ONLY place in the spectrum code that walks the network's layers: it
-runs one example forward and returns the linear maps ``v -> J v`` and ``u -> J^T u`` of the
-Jacobian ``J = d output / d input`` at that example (``J = D_L W_L ... D_1 W_1`` with
-``D_l = diag(phi'(z_l))``, flatten layers being reshapes), and each layer's own Jacobian's
-squared Frobenius norm. Everything else here (the full Jacobian by back-propagating a
-basis, the exact SVD, the stochastic Lanczos quadrature path, the memory estimate) only
-calls those maps, so porting to a new layer API means rewriting :func:`linearize` alone.
+:func:`linearize_batch` is the ONLY place in the spectrum code that walks the network's
+layers: it runs K examples forward and returns the linear maps ``v -> J v`` and
+``u -> J^T u`` of the Jacobian ``J = d output / d input`` at each example
+(``J = D_L W_L ... D_1 W_1`` with ``D_l = diag(phi'(z_l))``, flatten layers being
+reshapes), and each layer's own Jacobian's squared Frobenius norm. Everything else here
+(the full Jacobian by back-propagating a basis, the exact SVD, the stochastic Lanczos
+quadrature path, the memory estimate) only calls those maps, so porting to a new layer API
+means rewriting :func:`linearize_batch` alone (:func:`linearize` and :func:`network_vjp`
+are its one-example views).
 
 Two paths to the singular values ``s`` of the ``out x in`` matrix ``J`` (``r = min(out, in)``
 of them):
@@ -70,7 +72,9 @@ class Linearization:
     """The network's Jacobian at one example, as maps on flat batches.
 
     ``jvp(v)``: ``(m, in_dim) -> (m, out_dim)``, rows ``J v``; ``vjp(u)``:
-    ``(m, out_dim) -> (m, in_dim)``, rows ``J^T u``.
+    ``(m, out_dim) -> (m, in_dim)``, rows ``J^T u``. A *stacked* linearization of K examples
+    takes ``(K * m, dim)`` batches whose rows ``k * m ... k * m + m - 1`` belong to example k
+    (every layer's weight is then read once for all K examples).
     """
 
     in_dim: int
@@ -81,9 +85,30 @@ class Linearization:
     widest: int  # the largest per-example tensor (values) along the way, for memory
 
 
-def linearize(network: Network, params: Parameters, x: np.ndarray) -> Linearization:
-    """Run the single example ``x`` (shape ``network.input_shape``) forward once and return
-    its Jacobian's maps. The one function that knows the layer API (see module docstring).
+@dataclass(frozen=True)
+class BatchLinearization:
+    """The Jacobians at K examples (:func:`linearize_batch`); views per example or stacked."""
+
+    examples: int
+    in_dim: int
+    out_dim: int
+    maps: Callable[[np.ndarray | None], tuple[LinearMap, LinearMap]]
+    layers: tuple[tuple[LayerJacobian, ...], ...]  # per example
+    widest: int
+
+    def example(self, k: int) -> Linearization:
+        jvp, vjp = self.maps(np.array([k]))
+        return Linearization(self.in_dim, self.out_dim, jvp, vjp, self.layers[k], self.widest)
+
+    def stacked(self) -> Linearization:
+        jvp, vjp = self.maps(None)
+        return Linearization(self.in_dim, self.out_dim, jvp, vjp, (), self.widest)
+
+
+def linearize_batch(network: Network, params: Parameters, xs: np.ndarray) -> BatchLinearization:
+    """Run the K examples ``xs`` (shape ``(K, *network.input_shape)``) forward once and
+    return their Jacobians' maps. The one function that knows the layer API (see module
+    docstring).
 
     Linear part of a layer: ``linear_forward(v, W, None)`` is ``W v`` (no bias: the bias
     does not enter the Jacobian); its transpose ``W^T g`` is ``linear_backward``'s input
@@ -92,78 +117,83 @@ def linearize(network: Network, params: Parameters, x: np.ndarray) -> Linearizat
     with a zero input, whose weight gradient is computed and dropped (the price of using
     only today's API: one extra GEMM per call).
     """
-    if tuple(x.shape) != tuple(network.input_shape):
-        raise ValueError(f"example has shape {x.shape}, expected {network.input_shape}")
-    steps: list[tuple[int, np.ndarray]] = []  # (position, phi'(z) of this example)
-    layer_norms: list[LayerJacobian] = []
-    batch = x[None].astype(np.float64, copy=False)
-    widest = batch.size
+    if tuple(xs.shape[1:]) != tuple(network.input_shape):
+        raise ValueError(f"examples have shape {xs.shape}, expected (K, *{network.input_shape})")
+    count = xs.shape[0]
+    derivatives: dict[int, np.ndarray] = {}  # position -> phi'(z), (K, *out_shape)
+    norms: list[list[LayerJacobian]] = [[] for _ in range(count)]
+    batch = xs.astype(np.float64, copy=False)
+    widest = math.prod(network.input_shape)
     for position, layer in enumerate(network.layers):
         weight = params.weights[position]
         if weight is None:
-            batch = batch.reshape(1, *layer.out_shape)
+            batch = batch.reshape(count, *layer.out_shape)
             continue
         assert layer.activation is not None
         z = layer.linear_forward(batch, weight, params.biases[position])
-        dphi = layer.activation.derivative(z)[0]
-        steps.append((position, dphi))
+        dphi = layer.activation.derivative(z)
+        derivatives[position] = dphi
         # ||D W||_F^2 = sum over outputs o of phi'(z_o)^2 * (squared weights that reach a
         # real input): the row norms are W^2 applied to an all-ones input (zero padding
         # drops the taps that fall outside the input at the borders).
         ones = np.ones((1, *layer.in_shape), dtype=np.float64)
         row_norms = layer.linear_forward(ones, np.square(weight), None)[0]
-        layer_norms.append(
-            LayerJacobian(
-                position,
-                float(np.sum(np.square(dphi) * row_norms)),
-                math.prod(layer.in_shape),
-                math.prod(layer.out_shape),
-            )
-        )
+        sq_norms = np.sum((np.square(dphi) * row_norms).reshape(count, -1), axis=1)
+        in_dim, out_dim = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        for k in range(count):
+            norms[k].append(LayerJacobian(position, float(sq_norms[k]), in_dim, out_dim))
         batch = layer.activation.forward(z)
-        widest = max(widest, z.size)
+        widest = max(widest, out_dim)
     in_shape, out_shape = tuple(network.input_shape), tuple(network.output_shape)
     in_dim, out_dim = math.prod(in_shape), math.prod(out_shape)
 
-    def jvp(v: np.ndarray) -> np.ndarray:
-        m = v.shape[0]
-        t = v.reshape(m, *in_shape)
-        for position, layer in enumerate(network.layers):
-            weight = params.weights[position]
-            if weight is None:
-                t = t.reshape(m, *layer.out_shape)
-                continue
-            t = layer.linear_forward(t, weight, None)
-            t *= _derivative(steps, position)
-        return t.reshape(m, out_dim)
+    def maps(which: np.ndarray | None) -> tuple[LinearMap, LinearMap]:
+        chosen = derivatives if which is None else {p: d[which] for p, d in derivatives.items()}
+        groups = count if which is None else len(which)
 
-    def vjp(u: np.ndarray) -> np.ndarray:
-        m = u.shape[0]
-        g = u.reshape(m, *out_shape)
-        for position in range(len(network.layers) - 1, -1, -1):
-            layer = network.layers[position]
-            weight = params.weights[position]
-            if weight is None:
-                g = g.reshape(m, *layer.in_shape)
-                continue
-            g = g * _derivative(steps, position)
-            if layer.type == "dense":
-                g = np.matmul(g, weight)
-            else:
-                zeros = np.zeros((m, *layer.in_shape), dtype=g.dtype)
-                grad_x, _ = layer.linear_backward(zeros, weight, g)
-                assert grad_x is not None
-                g = grad_x
-        return g.reshape(m, in_dim)
+        def jvp(v: np.ndarray) -> np.ndarray:
+            m = v.shape[0] // groups
+            t = v.reshape(groups * m, *in_shape)
+            for position, layer in enumerate(network.layers):
+                weight = params.weights[position]
+                if weight is None:
+                    t = t.reshape(groups * m, *layer.out_shape)
+                    continue
+                t = layer.linear_forward(t, weight, None)
+                grouped = t.reshape(groups, m, *layer.out_shape)
+                grouped *= chosen[position][:, None]
+            return t.reshape(groups * m, out_dim)
 
-    return Linearization(in_dim, out_dim, jvp, vjp, tuple(layer_norms), widest)
+        def vjp(u: np.ndarray) -> np.ndarray:
+            m = u.shape[0] // groups
+            g = u.reshape(groups * m, *out_shape)
+            for position in range(len(network.layers) - 1, -1, -1):
+                layer = network.layers[position]
+                weight = params.weights[position]
+                if weight is None:
+                    g = g.reshape(groups * m, *layer.in_shape)
+                    continue
+                grouped = g.reshape(groups, m, *layer.out_shape) * chosen[position][:, None]
+                g = grouped.reshape(groups * m, *layer.out_shape)
+                if layer.type == "dense":
+                    g = np.matmul(g, weight)
+                else:
+                    zeros = np.zeros((groups * m, *layer.in_shape), dtype=g.dtype)
+                    grad_x, _ = layer.linear_backward(zeros, weight, g)
+                    assert grad_x is not None
+                    g = grad_x
+            return g.reshape(groups * m, in_dim)
+
+        return jvp, vjp
+
+    return BatchLinearization(count, in_dim, out_dim, maps, tuple(tuple(n) for n in norms), widest)
 
 
-def _derivative(steps: list[tuple[int, np.ndarray]], position: int) -> np.ndarray:
-    for where, dphi in steps:
-        if where == position:
-            return dphi
-    raise AssertionError(f"no derivative saved for layer {position}")
+def linearize(network: Network, params: Parameters, x: np.ndarray) -> Linearization:
+    """The Jacobian's maps at the single example ``x`` (shape ``network.input_shape``)."""
+    if tuple(x.shape) != tuple(network.input_shape):
+        raise ValueError(f"example has shape {x.shape}, expected {network.input_shape}")
+    return linearize_batch(network, params, x[None]).example(0)
 
 
 def network_vjp(network: Network, params: Parameters, x: np.ndarray) -> LinearMap:

@@ -26,7 +26,7 @@ from initcli.jacobian import (
     exact_singular_values,
     lanczos_bytes,
     lanczos_quadrature,
-    linearize,
+    linearize_batch,
 )
 from initcli.network import Network, build_network
 from initcli.propagate import sample_input, sample_parameters
@@ -112,15 +112,25 @@ def _format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def network_in_dim(network: Network) -> int:
+    return math.prod(network.input_shape)
+
+
+def network_out_dim(network: Network) -> int:
+    return math.prod(network.output_shape)
+
+
 def _widest(network: Network) -> int:
     return max(
         [math.prod(network.input_shape)] + [math.prod(la.out_shape) for la in network.layers]
     )
 
 
-def plan_method(network: Network, available: int | None) -> dict[str, Any]:
+def plan_method(network: Network, available: int | None, examples: int = 1) -> dict[str, Any]:
     """Exact or Lanczos, from shapes alone, before anything is allocated; refuses (exit 1)
-    when not even the Lanczos path fits, naming the estimates."""
+    when not even the Lanczos path fits for one example, naming the estimates. ``group``:
+    how many examples go through the network together (the Lanczos path reads each
+    weight once per step for the whole group)."""
     in_dim, out_dim = math.prod(network.input_shape), math.prod(network.output_shape)
     r = min(in_dim, out_dim)
     widest = _widest(network)
@@ -129,14 +139,17 @@ def plan_method(network: Network, available: int | None) -> dict[str, Any]:
         for la in network.layers
         if la.weight_shape is not None
     )
-    fixed += 8 * 3 * sum(math.prod(la.out_shape) for la in network.layers)  # z, phi', phi
+    per_example = 8 * 3 * sum(math.prod(la.out_shape) for la in network.layers)  # z, phi', phi
+    fixed += per_example
     exact = fixed + exact_bytes(in_dim, out_dim, widest)
     steps = min(LANCZOS_STEPS, r)
     lanczos = fixed + lanczos_bytes(in_dim, out_dim, widest, steps, LANCZOS_PROBES)
     budget = None if available is None else MEMORY_HEADROOM * available
     fits_exact = budget is None or exact <= budget
     if r <= EXACT_MAX_DIM and fits_exact:
-        return {"kind": "exact", "estimated_bytes": exact}
+        spare = None if budget is None else budget - exact
+        group = examples if spare is None else max(1, min(examples, 1 + int(spare // per_example)))
+        return {"kind": "exact", "estimated_bytes": exact, "group": group}
     if budget is not None and lanczos > budget:
         raise InitcliError(
             f"the spectrum needs about {_format_bytes(lanczos)} even on the Lanczos path "
@@ -152,11 +165,15 @@ def plan_method(network: Network, available: int | None) -> dict[str, Any]:
         else f"the exact {out_dim} x {in_dim} Jacobian needs {_format_bytes(exact)}, more than "
         f"the {_format_bytes(budget or 0)} available"
     )
+    one = lanczos - fixed + per_example  # what each further example of a group adds
+    spare = None if budget is None else budget - lanczos
+    group = examples if spare is None else max(1, min(examples, 1 + int(spare // one)))
     return {
         "kind": "lanczos",
         "steps": steps,
         "probes_per_example": LANCZOS_PROBES,
-        "estimated_bytes": lanczos,
+        "estimated_bytes": lanczos + (group - 1) * one,
+        "group": group,
         "why": why,
     }
 
@@ -177,7 +194,7 @@ def run_spectrum(
             "reshape; add one under layers:",
             EXIT_BAD_DATA,
         )
-    method = plan_method(network, _memory_available())
+    method = plan_method(network, _memory_available(), examples)
     rng = np.random.default_rng(seed)
     params = sample_parameters(network, rng, np.float64)
     inputs = sample_input(network.input_shape, examples, spec.input_distribution, rng, np.float64)
@@ -188,24 +205,28 @@ def run_spectrum(
     layer_means: list[list[float]] = []
     moment_estimates: list[tuple[float, float]] = []  # per probe: (E s^2, E s^4)
     max_weight = 0.0
+    group = method.pop("group")
+    probes = method.get("probes_per_example", 0)
     with np.errstate(all="ignore"):
-        for x in inputs:
-            lin = linearize(network, params, x)
-            layer_means.append([la.mean_sq_singular for la in lin.layers])
+        for start in range(0, examples, group):
+            batch = linearize_batch(network, params, inputs[start : start + group])
+            layer_means += [[la.mean_sq_singular for la in ls] for ls in batch.layers]
             if method["kind"] == "exact":
-                s = exact_singular_values(lin)
-                per_values.append(s)
-                per_weights.append(np.full(s.size, 1.0 / (s.size * examples)))
-                conditions.append(float(s.max() / s.min()) if s.min() > 0 else math.inf)
-            else:
-                rule = lanczos_quadrature(lin, method["steps"], method["probes_per_example"], rng)
-                s = np.sqrt(rule.nodes.ravel())
-                per_values.append(s)
-                per_weights.append(rule.weights.ravel() / (rule.nodes.shape[0] * examples))
-                low, high = float(np.nanmin(rule.nodes)), float(np.nanmax(rule.nodes))
+                for k in range(batch.examples):
+                    s = exact_singular_values(batch.example(k))
+                    per_values.append(s)
+                    per_weights.append(np.full(s.size, 1.0 / (s.size * examples)))
+                    conditions.append(float(s.max() / s.min()) if s.min() > 0 else math.inf)
+                continue
+            stacked = batch.stacked()
+            rule = lanczos_quadrature(stacked, method["steps"], probes * batch.examples, rng)
+            per_values.append(np.sqrt(rule.nodes.ravel()))
+            per_weights.append(rule.weights.ravel() / (probes * examples))
+            for nodes in rule.nodes.reshape(batch.examples, -1):
+                low, high = float(np.nanmin(nodes)), float(np.nanmax(nodes))
                 conditions.append(math.sqrt(high / low) if low > 0 else math.inf)
-                moment_estimates += list(zip(rule.moment(1), rule.moment(2), strict=True))
-                max_weight = max(max_weight, float(rule.weights.max()))
+            moment_estimates += list(zip(rule.moment(1), rule.moment(2), strict=True))
+            max_weight = max(max_weight, float(rule.weights.max()))
     values = np.concatenate(per_values)
     weights = np.concatenate(per_weights)
     finite = bool(np.all(np.isfinite(values)))
@@ -229,7 +250,9 @@ def run_spectrum(
             else None,
             "quantile_cdf_error_per_probe": max_weight,
             # Lanczos works on s^2 (A = J^T J): errors ~ eps * max s^2 hide smaller s
-            "resolution": math.sqrt(np.finfo(np.float64).eps * min(lin.in_dim, lin.out_dim))
+            "resolution": math.sqrt(
+                np.finfo(np.float64).eps * min(network_in_dim(network), network_out_dim(network))
+            )
             * float(np.max(values)),
             "max_singular": "lower bound (largest Ritz value)",
             "min_singular": "upper bound (smallest Ritz value)",
