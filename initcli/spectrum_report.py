@@ -107,11 +107,15 @@ def _pyplot() -> Any:
     return plt
 
 
+PLOT_DECADES = 8.0  # the x axis spans at most this many decades below the largest s
+
+
 def _log_bins(results: Sequence[SpectrumResult]) -> np.ndarray:
     values = np.concatenate([r.values[np.isfinite(r.values) & (r.values > 0)] for r in results])
     if values.size == 0:
         return np.logspace(-1, 1, 41)
-    low, high = np.log10(values.min()), np.log10(values.max())
+    high = np.log10(values.max())
+    low = max(np.log10(values.min()), high - PLOT_DECADES)
     if high - low < 0.1:
         middle = 0.5 * (low + high)
         low, high = middle - 0.05, middle + 0.05
@@ -128,8 +132,10 @@ def spectrum_figure(results: Sequence[SpectrumResult], title: str) -> Any:
     widths = np.diff(np.log10(bins))
     for number, result in enumerate(results):
         colour = f"C{number % 10}"
-        keep = np.isfinite(result.values) & (result.values > 0)
-        counts, _ = np.histogram(result.values[keep], bins=bins, weights=result.weights[keep])
+        keep = np.isfinite(result.values)
+        # values below the axis (zero, or below the rounding floor) go into the first bin
+        clipped = np.clip(result.values[keep], bins[0], bins[-1])
+        counts, _ = np.histogram(clipped, bins=bins, weights=result.weights[keep])
         label = result.init if len(results) > 1 else "measured"
         axis.stairs(counts / widths, bins, color=colour, linewidth=1.6, label=label)
         density = result.theory.density
@@ -150,7 +156,11 @@ def spectrum_figure(results: Sequence[SpectrumResult], title: str) -> Any:
                 linestyle="--",
                 label=f"{result.init}: theory, every s = {float(density['at']):.3g}",  # type: ignore[arg-type]
             )
-        elif result.theory.mean_sq_singular and math.isfinite(result.theory.mean_sq_singular):
+        elif (
+            len(results) == 1
+            and result.theory.mean_sq_singular
+            and math.isfinite(result.theory.mean_sq_singular)
+        ):
             axis.axvline(
                 math.sqrt(result.theory.mean_sq_singular),
                 color=colour,
@@ -159,7 +169,11 @@ def spectrum_figure(results: Sequence[SpectrumResult], title: str) -> Any:
             )
     axis.axvspan(0.5, 2.0, color="0.85", alpha=0.4, zorder=0, label="[0.5, 2]")
     axis.set_xscale("log")
-    axis.set_xlabel("singular value s of d output / d input (log scale)")
+    below = any(np.any(r.values[np.isfinite(r.values)] < bins[0] * (1 + 1e-12)) for r in results)
+    axis.set_xlabel(
+        "singular value s of d output / d input (log scale)"
+        + (f"; s below {bins[0]:.1g} counted in the leftmost bin" if below else "")
+    )
     axis.set_ylabel("density of log10 s")
     axis.set_title(title, fontsize=10)
     axis.grid(True, alpha=0.3)
