@@ -61,7 +61,7 @@ def summary_table(results: Sequence[SpectrumResult], title: str | None = None) -
 
 def layer_table(result: SpectrumResult) -> Table:
     table = Table(
-        title="per layer: mean squared singular value of the layer's own Jacobian D W (chi)",
+        title="per layer: mean s² of its own Jacobian D W (chi)",
         title_justify="left",
         header_style="bold",
     )
