@@ -175,7 +175,10 @@ def spectrum_figure(results: Sequence[SpectrumResult], title: str) -> Any:
         + (f"; s below {bins[0]:.1g} counted in the leftmost bin" if below else "")
     )
     axis.set_ylabel("density of log10 s")
-    axis.set_title(title, fontsize=10)
+    import textwrap
+
+    wrapped = "\n".join(textwrap.fill(line, 95) for line in title.split("\n"))
+    axis.set_title(wrapped, fontsize=10)
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8)
     return figure

@@ -500,3 +500,5 @@ def test_compare_spectrum_shows_isometry_versus_not(tmp_path: Path, cli: object)
     assert spectra[1]["theory_density"]["law"] == "fuss_catalan"
     (plot,) = tmp_path.glob("spectrum_*.png")
     assert plot.stat().st_size > 0
+    refused = cli("compare", "--spectrum", "orthogonal", "--seeds", "2", "--depth", "2")  # type: ignore[operator]
+    assert refused.code == 2 and "--seeds do not apply to --spectrum" in refused.err

@@ -83,6 +83,15 @@ def compare(
 
         check_writable(out)
     if spectrum:
+        given = [flag for flag, value in (("--seeds", seeds != 1), ("--batch", batch)) if value]
+        if dtype != "float32":
+            given.append("--dtype")
+        if given:
+            raise InitcliError(
+                f"{', '.join(given)} do not apply to --spectrum (one weight draw, K examples, "
+                "float64); drop them",
+                EXIT_BAD_USAGE,
+            )
         _compare_spectrum(spec, specs, seed, out, no_plots, force, as_json)
         return
     results = []
@@ -164,8 +173,13 @@ def _compare_spectrum(
     terminal.print(summary_table(results, title))
     for result in results:
         terminal.print(verdict_line(result, f"{result.init}: "))
-    for note in dict.fromkeys(note for r in results for note in r.notes):
+    shared = set.intersection(*(set(r.notes) for r in results))
+    for note in dict.fromkeys(note for r in results for note in r.notes if note in shared):
         terminal.print(f"note: {note}")
+    for result in results:
+        for note in result.notes:
+            if note not in shared:
+                terminal.print(f"note: {result.init}: {note}")
     for path in written:
         terminal.print(f"wrote {path}")
 
