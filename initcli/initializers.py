@@ -403,7 +403,11 @@ class Sparse:
 @dataclass(frozen=True)
 class DeltaOrthogonal:
     """jax.nn.initializers.delta_orthogonal: an orthogonal (in x out) matrix at the kernel
-    centre (k-1)//2 of a (*k, in, out) kernel, zeros elsewhere; in <= out (Xiao et al. 2018)."""
+    centre (k-1)//2 of a (*k, in, out) kernel, zeros elsewhere; in <= out (Xiao et al. 2018).
+
+    TF1's contrib ``convolutional_delta_orthogonal(gain)`` is the same law (the first ``in``
+    rows of a Haar ``out x out`` matrix), centre and refusals; tests/test_delta_orthogonal.py
+    checks this class against JAX exactly (zero pattern, scale, refusals, law)."""
 
     scale: float
     uses_fans: ClassVar[bool] = False

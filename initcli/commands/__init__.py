@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "run",
     "convert",
     "compare",
+    "spectrum",
     "theory",
     "phase",
     "recommend",

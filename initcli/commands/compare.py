@@ -41,6 +41,11 @@ def compare(
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the overlay plot."),
     force: bool = typer.Option(False, "--force", help="Replace a plot of the same name."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+    spectrum: bool = typer.Option(
+        False,
+        "--spectrum",
+        help="Compare the singular values of the input-output Jacobian instead of variances.",
+    ),
 ) -> None:
     """Run the same network with each initializer and put the statistics side by side.
 
@@ -77,6 +82,18 @@ def compare(
         from initcli.outputs import check_writable
 
         check_writable(out)
+    if spectrum:
+        given = [flag for flag, value in (("--seeds", seeds != 1), ("--batch", batch)) if value]
+        if dtype != "float32":
+            given.append("--dtype")
+        if given:
+            raise InitcliError(
+                f"{', '.join(given)} do not apply to --spectrum (one weight draw, K examples, "
+                "float64); drop them",
+                EXIT_BAD_USAGE,
+            )
+        _compare_spectrum(spec, specs, seed, out, no_plots, force, as_json)
+        return
     results = []
     for text in specs:
         options = RunOptions(seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False)
@@ -117,6 +134,52 @@ def compare(
         terminal.print(verdict_line(f"{result.init} forward ", result.summary.forward))
         if result.summary.backward is not None:
             terminal.print(verdict_line(f"{result.init} backward", result.summary.backward))
+    for path in written:
+        terminal.print(f"wrote {path}")
+
+
+def _compare_spectrum(
+    spec: object, specs: list[str], seed: int, out: Path, no_plots: bool, force: bool, as_json: bool
+) -> None:
+    """``compare --spectrum``: the Jacobian's singular values per initializer, one density
+    curve each (``initcli spectrum`` on the same network and seed)."""
+    from initcli.network_spec import NetworkSpec
+    from initcli.spectrum import run_spectrum
+    from initcli.spectrum_report import _pyplot, spectrum_figure, summary_table, verdict_line
+
+    assert isinstance(spec, NetworkSpec)
+    results = [run_spectrum(spec, init=text, seed=seed) for text in specs]
+    title = (
+        f"{spec.name}: {' vs '.join(specs)} (seed {seed}, {results[0].examples} examples, "
+        f"Jacobian {results[0].out_dim} x {results[0].in_dim})"
+    )
+    written: list[Path] = []
+    if not no_plots:
+        from initcli.outputs import ensure_directory, save_figure, unique_path
+
+        directory = ensure_directory(out)
+        slug = "_vs_".join(r.init for r in results)
+        safe = "".join(c if c.isalnum() or c in "._=-" else "-" for c in slug)[:150]
+        target = unique_path(directory / f"spectrum_{spec.name}_{safe}_seed{seed}.png", force)
+        figure = spectrum_figure(results, title.replace(" (seed", "\n(seed"))
+        try:
+            written.append(save_figure(target, figure))
+        finally:
+            _pyplot().close(figure)
+    if as_json:
+        print_json({"spectra": [r.to_dict() for r in results], "config": spec.path, "seed": seed})
+        return
+    terminal = console()
+    terminal.print(summary_table(results, title))
+    for result in results:
+        terminal.print(verdict_line(result, f"{result.init}: "))
+    shared = set.intersection(*(set(r.notes) for r in results))
+    for note in dict.fromkeys(note for r in results for note in r.notes if note in shared):
+        terminal.print(f"note: {note}")
+    for result in results:
+        for note in result.notes:
+            if note not in shared:
+                terminal.print(f"note: {result.init}: {note}")
     for path in written:
         terminal.print(f"wrote {path}")
 

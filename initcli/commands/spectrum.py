@@ -1,0 +1,93 @@
+"""``initcli spectrum CONFIG``: singular values of the input-output Jacobian at step 0."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+from initcli.console import console, print_json
+
+DEFAULT_OUT = Path("outputs")
+
+
+def spectrum_directory(parent: Path, name: str, init: str, seed: int, force: bool) -> Path:
+    """``parent/<name>_<init>_seed<N>_spectrum``; numbered (``_2``) unless ``force``."""
+    from initcli.outputs import unique_path
+
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", f"{name}_{init}_seed{seed}_spectrum").strip("-")
+    return unique_path(parent / slug, force, keep_suffix=False)
+
+
+def write_spectrum_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
+    from initcli.outputs import ensure_directory, save_figure, save_npy, write_text
+    from initcli.serialize import to_json
+    from initcli.spectrum import SpectrumResult
+
+    assert isinstance(result, SpectrumResult)
+    ensure_directory(directory)
+    written = [
+        write_text(directory / "spectrum.json", to_json(result.to_dict())),
+        save_npy(directory / "singular_values.npy", result.values),
+    ]
+    if plots:
+        from initcli.spectrum_report import _pyplot, header, spectrum_figure
+
+        figure = spectrum_figure([result], header(result).replace(", Jacobian", "\nJacobian"))
+        try:
+            written.append(save_figure(directory / "singular_value_density.png", figure))
+        finally:
+            _pyplot().close(figure)
+    return written
+
+
+def spectrum(
+    config: Path = typer.Argument(..., help="Network spec (YAML), e.g. configs/mlp_tanh.yaml."),
+    init: str | None = typer.Option(
+        None, "--init", help="Weight initializer SPEC replacing the spec's default `init`."
+    ),
+    bias_init: str | None = typer.Option(
+        None, "--bias-init", help="Bias initializer SPEC replacing the spec's `bias_init`."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random draw."),
+    examples: int = typer.Option(
+        16, "--examples", help="Input examples K at which the Jacobian is taken."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the density plot."),
+    out: Path = typer.Option(
+        DEFAULT_OUT, "--out", help="Parent directory of this run's output directory."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the files of a previous run with the same name."
+    ),
+) -> None:
+    """Singular values of the Jacobian d output / d input at K random inputs, beside
+    free-probability theory (dynamical isometry, Pennington et al. 2017).
+
+    Example: initcli spectrum configs/mlp_tanh.yaml --init orthogonal --examples 16
+    """
+    from initcli.network_spec import load_spec
+    from initcli.outputs import check_writable
+    from initcli.spectrum import run_spectrum
+
+    spec = load_spec(config)
+    check_writable(out)
+    result = run_spectrum(spec, init, bias_init, seed, examples)
+    directory = spectrum_directory(out, spec.name, result.init, seed, force)
+    written = write_spectrum_outputs(result, directory, plots=not no_plots)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    from initcli.spectrum_report import print_result
+
+    terminal = console()
+    print_result(terminal, result)
+    terminal.print(
+        f"wrote {len(written)} files to {directory}/: " + ", ".join(p.name for p in written)
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="spectrum")(spectrum)
