@@ -111,11 +111,13 @@ def propagate(
             bias = params.biases[position]
             assert layer.activation is not None
             z = layer.linear_forward(x, weight, bias)
-            a = layer.activation.forward(z)
+            a, dphi = layer.activation.forward_and_derivative(
+                z, need_derivative=output_grad is not None
+            )
             yield ForwardStep(layer, weight, bias, x, z, a)
-            if output_grad is not None:
-                saved.append((position, x, layer.activation.derivative(z)))
-            del z
+            if dphi is not None:
+                saved.append((position, x, dphi))
+            del z, dphi
             x = a
         if output_grad is None:
             return
