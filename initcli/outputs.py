@@ -12,14 +12,16 @@ import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported on use: `initcli fans` and `--help` never load numpy
+    import numpy as np
 
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 
@@ -185,6 +187,8 @@ def write_with(path: Path, writer: Callable[[IO[bytes]], None]) -> Path:
 
 
 def save_npy(path: Path, array: np.ndarray) -> Path:
+    import numpy as np
+
     return write_with(path, lambda handle: np.save(handle, array))
 
 
@@ -200,15 +204,16 @@ def jsonable(value: Any) -> Any:
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
+    np = sys.modules.get("numpy")  # no numpy value can exist before numpy is imported
+    if np is not None and isinstance(value, (np.ndarray, np.generic)):
+        return jsonable(value.tolist())  # a NumPy scalar becomes its Python bool/int/float
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
         return int(value)
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, float):
         number = float(value)
         return number if math.isfinite(number) else None
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
     return value
 
 
