@@ -270,9 +270,13 @@ def conv_backward(
             grad_w_t += grad_w_chunk
         if grad_x is None:
             continue
-        np.matmul(w2.T, gz, out=cols)  # dcols reuses the column buffer
+        # dcols per example, (m, K, P), straight from dL/dz's own (m, O, P) layout into the
+        # column buffer (free once dW is done): col2im then adds whole (m, C) planes with no
+        # axis swap (one batched GEMM, W2^T @ dZ_b for each example b).
+        dcols = work.cols[: rows * m * work.positions].reshape(m, rows, work.positions)
+        np.matmul(w2.T, grad_z[start : start + m].reshape(m, filters, work.positions), out=dcols)
         target = grad_x[start : start + m] if work.xp is None else xp
-        _col2im(cols, target, work.kernel, work.out, stride, dilation)
+        _col2im(dcols, target, work.kernel, work.out, stride, dilation)
         if work.xp is not None:
             grad_x[start : start + m] = xp[(slice(None), slice(None), *work.interior)]
             work.dirty = True
@@ -287,18 +291,18 @@ def _col2im(
     stride: Sequence[int],
     dilation: Sequence[int],
 ) -> None:
-    """Overwrite ``target`` (m, C, *padded) with the sum of ``dcols`` over overlapping windows.
+    """Overwrite ``target`` (m, C, *padded) with the sum of ``dcols`` (m, C * prod(k), P)
+    over overlapping windows.
 
     One strided slice-add per kernel offset: offset ``i`` touches input positions
     ``i * dilation + p * stride`` for every output position ``p``.
     """
     m, channels = target.shape[:2]
-    cols = dcols.reshape(channels, *kernel, m, *out)
+    cols = dcols.reshape(m, channels, *kernel, *out)
     target[...] = 0
     for offset in np.ndindex(*kernel):
         region = tuple(
             slice(i * d, i * d + (o - 1) * s + 1, s)
             for i, d, o, s in zip(offset, dilation, out, stride, strict=True)
         )
-        # cols[:, *offset] is (C, m, *out); swap to the target's (m, C, *out).
-        target[(slice(None), slice(None), *region)] += cols[(slice(None), *offset)].swapaxes(0, 1)
+        target[(slice(None), slice(None), *region)] += cols[(slice(None), slice(None), *offset)]
