@@ -12,10 +12,13 @@ im2col: a strided view of ``xp`` (no copy) is copied once into the column matrix
 ``cols`` of shape ``(K, N)``, ``K = C * prod(k)`` rows ordered like the weight's
 ``(C, *k)`` axes and ``N = batch * prod(out)`` columns. Then
 
-- forward:  ``Z = W2 @ cols`` with ``W2 = W.reshape(O, K)`` (a view), one GEMM;
-- backward: ``dW2 = dZ @ cols.T`` (one GEMM) and ``dcols = W2.T @ dZ`` (one GEMM), then
-  col2im scatters ``dcols`` back with one strided slice-add per kernel offset
-  (``prod(k)`` vectorised adds, no loop over positions or examples).
+- forward:  ``Z_b = W2 @ cols_b`` with ``W2 = W.reshape(O, K)`` (a view), one batched GEMM
+  over the examples of a chunk, each ``cols_b`` ``(K, P)``, written straight into z's
+  ``(B, O, P)`` layout (no transposed copy of the product);
+- backward: ``dW2 = dZ @ cols.T`` (one GEMM on the ``(K, n P)`` columns) and
+  ``dcols_b = W2.T @ dZ_b`` (one batched GEMM from dL/dz's own layout), then col2im scatters
+  ``dcols`` back with one strided slice-add per kernel offset (``prod(k)`` vectorised adds,
+  no loop over positions or examples, no axis swap).
 
 Memory: the column matrix holds ``C * prod(k) * prod(out)`` values per example, ``prod(k)``
 times the input when stride is 1 (9x for a 3x3 kernel). So that this temporary does not
@@ -146,23 +149,30 @@ class _Workspace:
         xp[(slice(None), slice(None), *self.interior)] = xc
         return xp
 
-    def columns(self, xp: np.ndarray, stride: Sequence[int], dilation: Sequence[int]) -> np.ndarray:
-        """im2col: ``(K, n * P)`` with rows in ``(C, *k)`` order, columns in ``(n, *out)``."""
+    def columns(
+        self,
+        xp: np.ndarray,
+        stride: Sequence[int],
+        dilation: Sequence[int],
+        per_example: bool = False,
+    ) -> np.ndarray:
+        """im2col: ``(K, n * P)`` with rows in ``(C, *k)`` order, columns in ``(n, *out)``;
+        with ``per_example`` one ``(K, P)`` matrix per example instead, ``(n, K, P)``."""
         n, channels = xp.shape[:2]
         sb, sc, *ss = xp.strides
-        window = np.lib.stride_tricks.as_strided(
-            xp,
-            shape=(channels, *self.kernel, n, *self.out),
-            strides=(
-                sc,
-                *(d * s for d, s in zip(dilation, ss, strict=True)),
-                sb,
-                *(st * s for st, s in zip(stride, ss, strict=True)),
-            ),
-            writeable=False,
-        )
+        kernel_strides = tuple(d * s for d, s in zip(dilation, ss, strict=True))
+        out_strides = tuple(st * s for st, s in zip(stride, ss, strict=True))
+        if per_example:
+            shape = (n, channels, *self.kernel, *self.out)
+            strides = (sb, sc, *kernel_strides, *out_strides)
+        else:
+            shape = (channels, *self.kernel, n, *self.out)
+            strides = (sc, *kernel_strides, sb, *out_strides)
+        window = np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
         cols = self.cols[: self.rows * n * self.positions].reshape(window.shape)
         np.copyto(cols, window)
+        if per_example:
+            return cols.reshape(n, self.rows, self.positions)
         return cols.reshape(self.rows, n * self.positions)
 
     def product_buffer(self, filters: int, n: int) -> np.ndarray:
@@ -215,17 +225,13 @@ def conv_forward(
     for start in range(0, batch, n):
         xc = x[start : start + n]
         m = len(xc)
-        cols = work.columns(work.padded_input(xc), stride, dilation)
-        product = work.product_buffer(filters, m)
-        np.matmul(w2, cols, out=product)
-        # (O, m, P) -> (m, O, P): the one copy that puts channels after the batch axis, with
-        # the bias added on the way.
+        # One (K, P) column matrix per example and W2 @ cols_b written straight into z's
+        # (m, O, P) layout: no transposed copy of the product (a batched GEMM).
+        cols = work.columns(work.padded_input(xc), stride, dilation, per_example=True)
         target = z[start : start + m].reshape(m, filters, work.positions)
-        moved = product.reshape(filters, m, work.positions).transpose(1, 0, 2)
-        if bias is None:
-            target[...] = moved
-        else:
-            np.add(moved, bias[:, None], out=target)
+        np.matmul(w2, cols, out=target)
+        if bias is not None:
+            target += bias[:, None]
     return z
 
 
