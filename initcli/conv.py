@@ -131,7 +131,9 @@ class _Workspace:
         self.out = tuple(out)
         dtype = x.dtype
         self.cols = np.empty(self.rows * n * self.positions, dtype=dtype)
-        self.product = np.empty(filters * n * self.positions, dtype=dtype)
+        # dL/dz in (O, n * P) for the weight gradient: backward only, allocated on first use
+        self.product_size = filters * n * self.positions
+        self.product: np.ndarray | None = None
         # Zeroed once: chunks only overwrite the interior, so the borders stay zero.
         self.xp = np.zeros((n, channels, *self.padded), dtype=dtype) if self.has_pad else None
         self.interior = tuple(
@@ -176,6 +178,8 @@ class _Workspace:
         return cols.reshape(self.rows, n * self.positions)
 
     def product_buffer(self, filters: int, n: int) -> np.ndarray:
+        if self.product is None:
+            self.product = np.empty(self.product_size, dtype=self.cols.dtype)
         return self.product[: filters * n * self.positions].reshape(filters, n * self.positions)
 
 
