@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from initcli.propagate import (
     sample_parameters,
     weighted_layers,
 )
-from initcli.network_spec import LayerSpec, Location, NetworkSpec
+from initcli.network_spec import LayerSpec, Location, NetworkSpec, load_spec
 from initcli.stats import LayerStats, StatsCollector
 
 WHERE = Location("<bench>")
@@ -108,10 +109,21 @@ def conv1d_case(depth: int = 8, channels: int = 64, length: int = 1024, batch: i
     return Case("conv1d", title, spec, batch, {**recipe, "batch": batch})
 
 
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def config_case(config: str = "cnn_relu", batch: int = 256) -> Case:
+    """A shipped config (``configs/<config>.yaml``) with its batch replaced: what a user runs."""
+    spec = replace(load_spec(CONFIGS / f"{config}.yaml"), batch=batch)
+    title = f"configs/{config}.yaml at batch {batch}"
+    return Case("config", title, spec, batch, {"kind": "config", "config": config, "batch": batch})
+
+
 BUILDERS: dict[str, Callable[..., Case]] = {
     "dense": dense_case,
     "conv2d": conv2d_case,
     "conv1d": conv1d_case,
+    "config": config_case,
 }
 
 

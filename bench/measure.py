@@ -276,8 +276,8 @@ def import_tree(stderr: str) -> list[ImportNode]:
     return pending.get(0, [])
 
 
-def import_profile(argv: Sequence[str]) -> list[ImportNode]:
-    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+def import_profile(argv: Sequence[str], env: dict[str, str] | None = None) -> list[ImportNode]:
+    env = {**(os.environ if env is None else env), "PYTHONPROFILEIMPORTTIME": "1"}
     done = subprocess.run(
         list(argv), capture_output=True, text=True, env=env, check=True, timeout=120
     )

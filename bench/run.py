@@ -53,7 +53,6 @@ from bench.measure import (
     Samples,
     blas_info,
     blas_threads,
-    console_script,
     gemm_seconds,
     heavy_imports,
     import_profile,
@@ -69,6 +68,7 @@ from bench.measure import (
 from initcli.network import build_network
 from initcli.propagate import weighted_layers
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 MiB = 2**20
 
@@ -98,6 +98,7 @@ DEFAULT = Settings(
     repeats=3,
     cases=(
         cases.dense_case().recipe,
+        cases.config_case("cnn_relu", batch=256).recipe,
         cases.conv2d_case().recipe,
         cases.conv1d_case().recipe,
     ),
@@ -122,6 +123,7 @@ QUICK = replace(
     repeats=1,
     cases=(
         cases.dense_case(width=512, batch=512).recipe,
+        cases.config_case("cnn_relu", batch=32).recipe,
         cases.conv2d_case(batch=16).recipe,
         cases.conv1d_case(batch=8).recipe,
     ),
@@ -172,8 +174,8 @@ def profile_breakdown(prep: cases.Prepared) -> dict[str, float]:
         "linear_backward": ("network.py", "linear_backward"),
         "im2col": ("conv.py", "columns"),
         "col2im": ("conv.py", "_col2im"),
-        "activation": ("activations.py", "forward"),
-        "derivative": ("activations.py", "derivative"),
+        "padding": ("conv.py", "padded_input"),
+        "activation": ("activations.py", "forward_and_derivative"),
         "bias_grad": ("network.py", "bias_grad"),
         "statistics": ("stats.py", "add"),
         "moments": ("moments.py", "moments"),
@@ -191,16 +193,27 @@ def profile_breakdown(prep: cases.Prepared) -> dict[str, float]:
         return {}
     shares = {key: value / total for key, value in found.items()}
     covered = sum(
-        shares[k]
-        for k in ("linear_forward", "linear_backward", "activation", "derivative", "statistics")
+        shares[k] for k in ("linear_forward", "linear_backward", "activation", "statistics")
     )
     shares["rest"] = 1.0 - covered - shares["bias_grad"]
+    # The GEMMs: the linear parts less their memory-bound im2col, col2im and padding copies
+    # (the output transposes and bias adds inside conv_forward/backward stay counted here).
+    shares["gemm"] = (
+        shares["linear_forward"]
+        + shares["linear_backward"]
+        - shares["im2col"]
+        - shares["col2im"]
+        - shares["padding"]
+    )
     shares["total_seconds"] = total
     return shares
 
 
 def bench_case(recipe: dict[str, Any], settings: Settings, threads: int) -> dict[str, Any]:
     case = cases.case_from_recipe(recipe)
+    sampling = Samples()
+    for _ in range(settings.repeats):  # weights, biases, input, output gradient
+        sampling.add(timed(lambda: cases.prepare(case))[0])
     prep = cases.prepare(case)
     network = prep.network
     flop = cases.flop_count(network, case.batch)
@@ -249,8 +262,15 @@ def bench_case(recipe: dict[str, Any], settings: Settings, threads: int) -> dict
         result["torch_ratio"] = full_s.best / torch_s.best
         result["torch_agreement"] = cases.agreement(layers, twin.step())
         result["torch_threads"] = threads
+    result["sampling_seconds"] = sampling.to_dict()
     if settings.breakdown:
-        result["breakdown"] = profile_breakdown(prep)
+        result["breakdown"] = breakdown = profile_breakdown(prep)
+        if breakdown:
+            # Of sampling + the run (best of each): everything that is not a GEMM.
+            whole = sampling.best + full_s.best
+            gemm_seconds_in_run = breakdown["gemm"] * full_s.best
+            result["non_gemm_share"] = 1.0 - gemm_seconds_in_run / whole
+            result["sampling_share"] = sampling.best / whole
     return result
 
 
@@ -311,7 +331,10 @@ def bench_memory(recipe: dict[str, Any], with_torch: bool) -> dict[str, Any]:
 
 def bench_cli(repeats: int) -> dict[str, Any]:
     python = sys.executable
-    fans = [*console_script(), "fans", "--shape", "64,3,7,7"]
+    # `python -m initcli` from the repository root: this tree's initcli, whatever the
+    # installed console script points at (an editable install may name another checkout).
+    initcli = [python, "-m", "initcli"]
+    fans = [*initcli, "fans", "--shape", "64,3,7,7"]
     commands = {
         "python -c pass": [python, "-c", "pass"],
         "python -c 'import numpy'": [python, "-c", "import numpy"],
@@ -319,8 +342,9 @@ def bench_cli(repeats: int) -> dict[str, Any]:
         "python -c 'import initcli.cli'": [python, "-c", "import initcli.cli"],
         "initcli fans --shape 64,3,7,7": fans,
         "initcli fans --shape 64,3,7,7 --json": [*fans, "--json"],
+        "initcli --help": [*initcli, "--help"],
     }
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
     for argv in commands.values():  # warm the page cache and .pyc files
         wall_of(argv, env)
     samples = {name: Samples() for name in commands}
@@ -329,10 +353,11 @@ def bench_cli(repeats: int) -> dict[str, Any]:
             samples[name].add(wall_of(argv, env))
     numpy_best = samples["python -c 'import numpy'"].best
     fans_best = samples["initcli fans --shape 64,3,7,7"].best
-    roots = import_profile(fans)
+    roots = import_profile(fans, env)
     return {
         "walls": {name: s.to_dict() for name, s in samples.items()},
         "fans_over_numpy": fans_best / numpy_best,
+        "help_over_numpy": samples["initcli --help"].best / numpy_best,
         "imports": heavy_imports(roots),
     }
 
@@ -561,9 +586,9 @@ def _render_run(rows: list[dict[str, Any]]) -> list[str]:
             "",
             "Where the time goes (share of one profiled run; linear_* include im2col/col2im):",
             "",
-            "| case | linear fwd | linear bwd | im2col | col2im | phi | phi' | stats "
-            "(moments) | bias grad | rest |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| case | linear fwd | linear bwd | im2col | col2im | phi and phi' | stats "
+            "(moments) | bias grad | rest | sampling s | non-GEMM share (with sampling) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
             b = row.get("breakdown")
@@ -572,9 +597,15 @@ def _render_run(rows: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"| {row['case']} | {_pct(b['linear_forward'])} | {_pct(b['linear_backward'])} | "
                 f"{_pct(b['im2col'])} | {_pct(b['col2im'])} | {_pct(b['activation'])} | "
-                f"{_pct(b['derivative'])} | {_pct(b['statistics'])} ({_pct(b['moments'])}) | "
-                f"{_pct(b['bias_grad'])} | {_pct(b['rest'])} |"
+                f"{_pct(b['statistics'])} ({_pct(b['moments'])}) | "
+                f"{_pct(b['bias_grad'])} | {_pct(b['rest'])} | "
+                f"{row['sampling_seconds']['best']:.3f} | {_pct1(row['non_gemm_share'])} |"
             )
+        lines += [
+            "",
+            "Shares are of the profiled run (cProfile, cumulative). non-GEMM share = 1 - GEMM "
+            "time / (sampling + run), GEMM time = linear_* less im2col, col2im and padding.",
+        ]
     return lines
 
 
@@ -613,7 +644,8 @@ def _render_cli(cli: dict[str, Any]) -> list[str]:
         lines.append(f"| `{name}` | {s['best']:.3f} | {s['median']:.3f} |")
     lines += [
         "",
-        f"`initcli fans` / `import numpy` = {cli['fans_over_numpy']:.2f} (target <= 2)",
+        f"`initcli fans` / `import numpy` = {cli['fans_over_numpy']:.2f}, `initcli --help` / "
+        f"`import numpy` = {cli['help_over_numpy']:.2f} (target <= 1.3)",
         "",
         "Imports of `initcli fans` above 5 ms (`-X importtime`, cumulative; first importer):",
         "",
@@ -695,37 +727,51 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for row in results["run"]:
         if "efficiency" in row:
-            goal = 0.75 if row["case"] == "dense" else 0.50
-            out.append(
-                (
-                    f"{row['case']}: >= {_pct(goal)} of GEMM bound",
-                    f"{_check(row['efficiency'] >= goal)}: {_pct1(row['efficiency'])}",
-                )
-            )
-            if row["case"] == "dense" and "torch_ratio" in row:
+            if row["case"] == "dense":
+                goal = 0.85
+            elif row["case"] == "config":
+                goal = 0.50
+            else:
+                goal = None  # the older conv stacks: measured, no target in issue 15
+            if goal is not None:
                 out.append(
                     (
-                        "dense: no slower than PyTorch",
-                        f"{_check(row['torch_ratio'] <= 1.0)}: initcli/PyTorch "
-                        f"{row['torch_ratio']:.2f}",
+                        f"{row['title']}: >= {_pct(goal)} of GEMM bound",
+                        f"{_check(row['efficiency'] >= goal)}: {_pct1(row['efficiency'])}",
                     )
                 )
-            out.append(
-                (
-                    f"{row['case']}: statistics <= 10% over propagation",
-                    f"{_check(row['stats_overhead_direct'] <= 0.10)}: "
-                    f"{_pct1(row['stats_overhead_direct'])} in-run "
-                    f"({_pct(row['stats_overhead'])} by difference)",
-                )
-            )
+                if "torch_ratio" in row:
+                    out.append(
+                        (
+                            f"{row['title']}: <= 1.0x PyTorch with hooks",
+                            f"{_check(row['torch_ratio'] <= 1.0)}: initcli/PyTorch "
+                            f"{row['torch_ratio']:.2f}",
+                        )
+                    )
+                if "non_gemm_share" in row:
+                    share = row["non_gemm_share"]
+                    out.append(
+                        (
+                            f"{row['case']}: non-GEMM work (phi, phi', statistics, sampling) "
+                            "< 15% of the run",
+                            f"{_check(share < 0.15)}: {_pct1(share)} (sampling alone "
+                            f"{_pct1(row['sampling_share'])})",
+                        )
+                    )
         if "memory" in row:
             ratio = row["memory"]["initcli_over_floor"]
             out.append(
-                (f"{row['case']}: peak <= 1.5x floor", f"{_check(ratio <= 1.5)}: {ratio:.2f}x")
+                (f"{row['case']}: peak <= 1.2x floor", f"{_check(ratio <= 1.2)}: {ratio:.2f}x")
             )
     if "cli" in results:
-        fans = results["cli"]["fans_over_numpy"]
-        out.append(("fans <= 2x import numpy", f"{_check(fans <= 2.0)}: {fans:.2f}x"))
+        cli = results["cli"]
+        for key, name in (("fans_over_numpy", "fans"), ("help_over_numpy", "--help")):
+            out.append(
+                (
+                    f"initcli {name} <= 1.3x import numpy",
+                    f"{_check(cli[key] <= 1.3)}: {cli[key]:.2f}x",
+                )
+            )
     if "sampling" in results:
         rows = [r for r in results["sampling"]["rows"] if "ratio" in r]
         missed = [f"{r['init']} {r['ratio']:.1f}x" for r in rows if r["ratio"] > r["target"]]

@@ -12,10 +12,13 @@ im2col: a strided view of ``xp`` (no copy) is copied once into the column matrix
 ``cols`` of shape ``(K, N)``, ``K = C * prod(k)`` rows ordered like the weight's
 ``(C, *k)`` axes and ``N = batch * prod(out)`` columns. Then
 
-- forward:  ``Z = W2 @ cols`` with ``W2 = W.reshape(O, K)`` (a view), one GEMM;
-- backward: ``dW2 = dZ @ cols.T`` (one GEMM) and ``dcols = W2.T @ dZ`` (one GEMM), then
-  col2im scatters ``dcols`` back with one strided slice-add per kernel offset
-  (``prod(k)`` vectorised adds, no loop over positions or examples).
+- forward:  ``Z_b = W2 @ cols_b`` with ``W2 = W.reshape(O, K)`` (a view), one batched GEMM
+  over the examples of a chunk, each ``cols_b`` ``(K, P)``, written straight into z's
+  ``(B, O, P)`` layout (no transposed copy of the product);
+- backward: ``dW2 = dZ @ cols.T`` (one GEMM on the ``(K, n P)`` columns) and
+  ``dcols_b = W2.T @ dZ_b`` (one batched GEMM from dL/dz's own layout), then col2im scatters
+  ``dcols`` back with one strided slice-add per kernel offset (``prod(k)`` vectorised adds,
+  no loop over positions or examples, no axis swap).
 
 Memory: the column matrix holds ``C * prod(k) * prod(out)`` values per example, ``prod(k)``
 times the input when stride is 1 (9x for a 3x3 kernel). So that this temporary does not
@@ -128,7 +131,9 @@ class _Workspace:
         self.out = tuple(out)
         dtype = x.dtype
         self.cols = np.empty(self.rows * n * self.positions, dtype=dtype)
-        self.product = np.empty(filters * n * self.positions, dtype=dtype)
+        # dL/dz in (O, n * P) for the weight gradient: backward only, allocated on first use
+        self.product_size = filters * n * self.positions
+        self.product: np.ndarray | None = None
         # Zeroed once: chunks only overwrite the interior, so the borders stay zero.
         self.xp = np.zeros((n, channels, *self.padded), dtype=dtype) if self.has_pad else None
         self.interior = tuple(
@@ -146,26 +151,35 @@ class _Workspace:
         xp[(slice(None), slice(None), *self.interior)] = xc
         return xp
 
-    def columns(self, xp: np.ndarray, stride: Sequence[int], dilation: Sequence[int]) -> np.ndarray:
-        """im2col: ``(K, n * P)`` with rows in ``(C, *k)`` order, columns in ``(n, *out)``."""
+    def columns(
+        self,
+        xp: np.ndarray,
+        stride: Sequence[int],
+        dilation: Sequence[int],
+        per_example: bool = False,
+    ) -> np.ndarray:
+        """im2col: ``(K, n * P)`` with rows in ``(C, *k)`` order, columns in ``(n, *out)``;
+        with ``per_example`` one ``(K, P)`` matrix per example instead, ``(n, K, P)``."""
         n, channels = xp.shape[:2]
         sb, sc, *ss = xp.strides
-        window = np.lib.stride_tricks.as_strided(
-            xp,
-            shape=(channels, *self.kernel, n, *self.out),
-            strides=(
-                sc,
-                *(d * s for d, s in zip(dilation, ss, strict=True)),
-                sb,
-                *(st * s for st, s in zip(stride, ss, strict=True)),
-            ),
-            writeable=False,
-        )
+        kernel_strides = tuple(d * s for d, s in zip(dilation, ss, strict=True))
+        out_strides = tuple(st * s for st, s in zip(stride, ss, strict=True))
+        if per_example:
+            shape = (n, channels, *self.kernel, *self.out)
+            strides = (sb, sc, *kernel_strides, *out_strides)
+        else:
+            shape = (channels, *self.kernel, n, *self.out)
+            strides = (sc, *kernel_strides, sb, *out_strides)
+        window = np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
         cols = self.cols[: self.rows * n * self.positions].reshape(window.shape)
         np.copyto(cols, window)
+        if per_example:
+            return cols.reshape(n, self.rows, self.positions)
         return cols.reshape(self.rows, n * self.positions)
 
     def product_buffer(self, filters: int, n: int) -> np.ndarray:
+        if self.product is None:
+            self.product = np.empty(self.product_size, dtype=self.cols.dtype)
         return self.product[: filters * n * self.positions].reshape(filters, n * self.positions)
 
 
@@ -215,17 +229,13 @@ def conv_forward(
     for start in range(0, batch, n):
         xc = x[start : start + n]
         m = len(xc)
-        cols = work.columns(work.padded_input(xc), stride, dilation)
-        product = work.product_buffer(filters, m)
-        np.matmul(w2, cols, out=product)
-        # (O, m, P) -> (m, O, P): the one copy that puts channels after the batch axis, with
-        # the bias added on the way.
+        # One (K, P) column matrix per example and W2 @ cols_b written straight into z's
+        # (m, O, P) layout: no transposed copy of the product (a batched GEMM).
+        cols = work.columns(work.padded_input(xc), stride, dilation, per_example=True)
         target = z[start : start + m].reshape(m, filters, work.positions)
-        moved = product.reshape(filters, m, work.positions).transpose(1, 0, 2)
-        if bias is None:
-            target[...] = moved
-        else:
-            np.add(moved, bias[:, None], out=target)
+        np.matmul(w2, cols, out=target)
+        if bias is not None:
+            target += bias[:, None]
     return z
 
 
@@ -270,9 +280,13 @@ def conv_backward(
             grad_w_t += grad_w_chunk
         if grad_x is None:
             continue
-        np.matmul(w2.T, gz, out=cols)  # dcols reuses the column buffer
+        # dcols per example, (m, K, P), straight from dL/dz's own (m, O, P) layout into the
+        # column buffer (free once dW is done): col2im then adds whole (m, C) planes with no
+        # axis swap (one batched GEMM, W2^T @ dZ_b for each example b).
+        dcols = work.cols[: rows * m * work.positions].reshape(m, rows, work.positions)
+        np.matmul(w2.T, grad_z[start : start + m].reshape(m, filters, work.positions), out=dcols)
         target = grad_x[start : start + m] if work.xp is None else xp
-        _col2im(cols, target, work.kernel, work.out, stride, dilation)
+        _col2im(dcols, target, work.kernel, work.out, stride, dilation)
         if work.xp is not None:
             grad_x[start : start + m] = xp[(slice(None), slice(None), *work.interior)]
             work.dirty = True
@@ -287,18 +301,18 @@ def _col2im(
     stride: Sequence[int],
     dilation: Sequence[int],
 ) -> None:
-    """Overwrite ``target`` (m, C, *padded) with the sum of ``dcols`` over overlapping windows.
+    """Overwrite ``target`` (m, C, *padded) with the sum of ``dcols`` (m, C * prod(k), P)
+    over overlapping windows.
 
     One strided slice-add per kernel offset: offset ``i`` touches input positions
     ``i * dilation + p * stride`` for every output position ``p``.
     """
     m, channels = target.shape[:2]
-    cols = dcols.reshape(channels, *kernel, m, *out)
+    cols = dcols.reshape(m, channels, *kernel, *out)
     target[...] = 0
     for offset in np.ndindex(*kernel):
         region = tuple(
             slice(i * d, i * d + (o - 1) * s + 1, s)
             for i, d, o, s in zip(offset, dilation, out, stride, strict=True)
         )
-        # cols[:, *offset] is (C, m, *out); swap to the target's (m, C, *out).
-        target[(slice(None), slice(None), *region)] += cols[(slice(None), *offset)].swapaxes(0, 1)
+        target[(slice(None), slice(None), *region)] += cols[(slice(None), slice(None), *offset)]

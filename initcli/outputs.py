@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported on use: `initcli fans` and `--help` never load numpy
+    import numpy as np
 
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 
@@ -183,6 +184,8 @@ def write_with(path: Path, writer: Callable[[IO[bytes]], None]) -> Path:
 
 
 def save_npy(path: Path, array: np.ndarray) -> Path:
+    import numpy as np
+
     return write_with(path, lambda handle: np.save(handle, array))
 
 

@@ -10,11 +10,10 @@ import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 if TYPE_CHECKING:  # at run time imported where used: console imports this module at start-up
     from initcli.stats import LayerStats
@@ -26,15 +25,16 @@ def jsonable(value: Any) -> Any:
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
+    np = sys.modules.get("numpy")  # no numpy value can exist before numpy is imported
+    if np is not None and isinstance(value, (np.ndarray, np.generic)):
+        return jsonable(value.tolist())  # a NumPy scalar becomes its Python bool/int/float
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
         return int(value)
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, float):
         number = float(value)
         return number if math.isfinite(number) else None
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
     return value
 
 

@@ -331,3 +331,66 @@ def test_torch_gain_names() -> None:
     assert named == {n: n for n in ("linear", "relu", "leaky_relu", "selu", "tanh", "sigmoid")}
     assert act("leaky_relu(negative_slope=0.2)").torch_gain_param == 0.2
     assert act("tanh").torch_gain_param is None
+
+
+# --- forward_and_derivative: the fused path the propagation calls --------------------------
+
+FUSED_POINTS = [*EXTREMES, -3.0, -1e-3, 0.5, 2.0, 9.0, 20.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", VARIANTS)
+def test_forward_and_derivative_equal_forward_and_derivative(spec: str, dtype: Any) -> None:
+    activation = act(spec)
+    rng = np.random.default_rng(3)
+    noise = 4 * rng.standard_normal(1000 - len(FUSED_POINTS))
+    z = np.concatenate([np.array(FUSED_POINTS), noise]).astype(dtype)
+    z = z.reshape(2, -1)
+    before = z.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a, d = activation.forward_and_derivative(z)
+        only_a, none = activation.forward_and_derivative(z, need_derivative=False)
+        reused = z.copy()
+        a2, d2 = activation.forward_and_derivative(reused, overwrite_input=True)
+    np.testing.assert_array_equal(z, before)  # not overwritten unless asked
+    assert none is None and d is not None and d2 is not None
+    for got in (a, d, only_a, a2, d2):
+        assert got.dtype == dtype and got.shape == z.shape
+    np.testing.assert_array_equal(a, activation.forward(z))  # bit for bit, NaN included
+    np.testing.assert_array_equal(only_a, a)
+    np.testing.assert_array_equal(d, activation.derivative(z))
+    np.testing.assert_array_equal(a2, a)
+    np.testing.assert_array_equal(d2, d)
+
+
+def test_forward_and_derivative_reuses_the_input_buffer_only_when_allowed() -> None:
+    z = np.linspace(-3, 3, 64, dtype=np.float32)
+    for spec in ("tanh", "relu", "linear"):
+        work = z.copy()
+        a, d = act(spec).forward_and_derivative(work, overwrite_input=True)
+        assert d is not None
+        assert np.shares_memory(a, work) or np.shares_memory(d, work)
+        a, d = act(spec).forward_and_derivative(z)
+        assert not np.shares_memory(a, z) and not np.shares_memory(d, z)
+    # linear' is a read-only broadcast 1 unless z holds NaN, where it keeps the NaN
+    d = act("linear").forward_and_derivative(z)[1]
+    assert d is not None and not d.flags.writeable and np.all(d == 1)
+    with_nan = np.array([1.0, np.nan], dtype=np.float32)
+    d = act("linear").forward_and_derivative(with_nan)[1]
+    assert d is not None and d[0] == 1 and np.isnan(d[1])
+    # non-float and list inputs become float64, as forward does
+    a, d = act("relu").forward_and_derivative([-1, 0, 2])
+    assert a.dtype == np.float64 and d is not None and list(d) == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("spec", VARIANTS)
+def test_saturated_count_counts_the_saturated_mask(spec: str) -> None:
+    activation = act(spec)
+    a = activation.forward(np.linspace(-12, 12, 4001, dtype=np.float32))
+    mask = activation.saturated(a)
+    count = activation.saturated_count(a)
+    assert (mask is None) == (count is None)
+    if mask is not None:
+        assert count == int(np.count_nonzero(mask))
+        assert 0 < count < a.size  # both saturated and unsaturated values are present

@@ -18,14 +18,21 @@ _RULES = (
 
 
 def scales(fan_in: int, fan_out: int, receptive_field: int) -> dict[str, dict[str, float]]:
-    """std and uniform limit sqrt(3) std of Glorot, He, LeCun and PyTorch's layer default."""
-    from initcli.fans import Fans
-    from initcli.initializers import VarianceScaling
+    """std and uniform limit sqrt(3) std of Glorot, He, LeCun and PyTorch's layer default.
 
-    fans = Fans(fan_in, fan_out, receptive_field)
+    std = sqrt(scale / n), n the mode's fan: VarianceScaling.std's formula, written with
+    math alone so that ``initcli fans`` never imports numpy (tests check both agree).
+    """
+    from initcli.errors import EXIT_BAD_USAGE, InitcliError
+
+    fan = {"fan_in": float(fan_in), "fan_avg": (fan_in + fan_out) / 2.0}
     result = {}
     for name, scale, mode, _ in _RULES:
-        std = VarianceScaling(scale, mode, "uniform").std(fans)
+        if fan[mode] <= 0:
+            raise InitcliError(
+                f"{mode} is 0, so std = sqrt(scale / 0) is undefined", EXIT_BAD_USAGE
+            )
+        std = math.sqrt(scale / fan[mode])
         result[name] = {"std": std, "limit": math.sqrt(3.0) * std}
     return result
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 
 from initcli.console import console, print_json
 from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `initcli --help` stays numpy-free
+    import numpy as np
 
 DEFAULT_OUT = Path("outputs")
 DEFAULT_SIGMA_W2 = "1,4"
@@ -78,6 +80,8 @@ def phase(
 
     Example: initcli phase --activation tanh --out outputs --sigma-w2 1,4 --sigma-b2 0,0.25
     """
+    import numpy as np
+
     from initcli.activations import resolve_activation
     from initcli.outputs import ensure_directory, unique_path
     from initcli.theory import phase_diagram
@@ -109,6 +113,7 @@ def phase(
 
 
 def _render(data: dict[str, Any], critical: np.ndarray) -> None:
+    import numpy as np
     from rich.table import Table
 
     out = console()
@@ -127,6 +132,8 @@ def _render(data: dict[str, Any], critical: np.ndarray) -> None:
 
 def _label_spot(mask: np.ndarray) -> tuple[int, int] | None:
     """The cell of ``mask`` farthest from its edge (where a region's label fits best)."""
+    import numpy as np
+
     if not mask.any():
         return None
     from scipy.ndimage import distance_transform_edt
@@ -151,6 +158,7 @@ def _ticks(span: float) -> list[float]:
 
 def _save_figure(diagram: Any, activation_spec: str, path: Path) -> None:
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

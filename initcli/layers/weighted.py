@@ -109,10 +109,11 @@ class WeightedLayer(Layer):
         weight, bias = own["weight"], own.get("bias")
         assert self.activation is not None
         z = self.linear_forward(x, weight, bias)
-        a = self.activation.forward(z)
+        # phi and phi' in one pass where one follows from the other (bit for bit the same
+        # values as forward + derivative, see Activation.forward_and_derivative).
+        a, dphi = self.activation.forward_and_derivative(z, need_derivative=keep)
         yield ForwardStep(self, weight, bias, x, z, a)
-        saved = (x, self.activation.derivative(z)) if keep else None
-        return a, saved
+        return a, ((x, dphi) if keep else None)
 
     def backward(
         self, grad: Array, params: AllParameters, saved: Any, need_grad_x: bool

@@ -1,0 +1,71 @@
+"""Start-up: `initcli fans` and `initcli --help` never import numpy, rich only to render.
+
+The time itself is measured in bench/ (bench/run.py --sections cli); these tests pin the
+import structure that makes it fast, and that the math-only fans table equals the library.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from initcli.commands.fans import _RULES, scales
+from initcli.initializers import VarianceScaling
+from initcli.serialize import jsonable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    code = (
+        "import sys\n"
+        "from initcli.cli import main\n"
+        f"code = main({args!r})\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.strip().splitlines()[-1].split())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["fans", "--shape", "64,3,7,7"], ["fans", "--shape", "64,3,7,7", "--json"], ["--help"]],
+)
+def test_fans_and_help_never_import_numpy(args: list[str]) -> None:
+    modules = _modules_after(args)
+    assert "initcli.commands.fans" in modules  # the command really ran / was listed
+    assert "numpy" not in modules
+    assert "scipy" not in modules and "matplotlib" not in modules
+
+
+def test_fans_json_does_not_load_rich() -> None:
+    modules = _modules_after(["fans", "--shape", "8,4", "--json"])
+    assert "rich.console" not in modules and "rich.table" not in modules
+
+
+@pytest.mark.parametrize("dims", [(64, 3, 7, 7), (10, 20), (1, 1, 1), (5, 7, 3)])
+def test_math_only_scales_equal_variance_scaling(dims: tuple[int, ...]) -> None:
+    from initcli.fans import compute_fans
+
+    fans = compute_fans(dims, "torch")
+    table = scales(fans.fan_in, fans.fan_out, fans.receptive_field)
+    for name, scale, mode, _ in _RULES:
+        std = VarianceScaling(scale, mode, "uniform").std(fans)
+        assert table[name]["std"] == std  # the same formula, bit for bit
+        assert table[name]["limit"] == pytest.approx(3**0.5 * std, rel=1e-15)
+
+
+def test_jsonable_handles_numpy_values_when_numpy_is_loaded() -> None:
+    import numpy as np
+
+    value = {"a": np.float32(0.5), "b": np.int64(3), "c": np.bool_(True), "d": np.array([1.0])}
+    assert jsonable(value) == {"a": 0.5, "b": 3, "c": True, "d": [1.0]}
+    assert jsonable([np.float64("nan"), float("inf"), True, 2]) == [None, None, True, 2]
+    assert type(jsonable(np.bool_(False))) is bool
