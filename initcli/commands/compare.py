@@ -100,6 +100,7 @@ def compare(
                     {
                         "init": r.init,
                         "layers": r.to_dict()["layers"],
+                        "blocks": r.to_dict()["blocks"],
                         "summary": r.to_dict()["summary"],
                     }
                     for r in results
