@@ -335,3 +335,38 @@ def test_beta_follows_nf_resnets_expected_variance():
     scales = [layer.input_scale for layer in network.layers]
     expected = [1.0, 1.04, 1.08, 1.12, 1.04]
     assert scales == pytest.approx([1 / math.sqrt(v) for v in expected])
+
+
+def test_run_prints_the_block_table_and_writes_the_spp(tmp_path: Path):
+    from initcli.cli import main
+
+    config = tmp_path / "res.yaml"
+    config.write_text(WIDE.replace("SCALE", "1.0").replace("1024", "64"))
+    out = tmp_path / "out"
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["run", str(config), "--out", str(out)]) == 0
+    text = buffer.getvalue()
+    assert "residual blocks" in text and "blocks  : exponential" in text
+    directory = next(out.iterdir())
+    assert (directory / "signal_propagation.png").stat().st_size > 0
+    header = (directory / "blocks.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["index", "name", "scale"] and "avg_channel_var" in header
+    assert "block" in (directory / "stats.csv").read_text().splitlines()[0].split(",")
+
+
+def test_seeds_average_the_blocks():
+    from initcli.experiment import run_seeds
+
+    spec = spec_of(WIDE.replace("SCALE", "0.5").replace("1024", "64"))
+    result = run_seeds(spec, RunOptions(keep_samples=False, batch=32), 2)
+    single = [
+        run_experiment(spec, RunOptions(seed=s, batch=32, keep_samples=False)) for s in (0, 1)
+    ]
+    for position, block in enumerate(result.blocks):
+        values = [draw.blocks[position].avg_channel_var for draw in single]
+        assert block.avg_channel_var == pytest.approx(np.mean(values))
+        assert block.spread["avg_channel_var"] == [min(values), max(values)]
