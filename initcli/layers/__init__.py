@@ -9,7 +9,17 @@ the built layers; nothing else switches on a layer's type.
 
 from __future__ import annotations
 
-from initcli.layers import convolution, dense, flatten, group, residual
+from initcli.layers import (
+    batchnorm,
+    convolution,
+    dense,
+    flatten,
+    group,
+    layernorm,
+    pooling,
+    residual,
+    rmsnorm,
+)
 from initcli.layers.base import LayerKind
 
 _KINDS: tuple[LayerKind, ...] = (
@@ -17,6 +27,12 @@ _KINDS: tuple[LayerKind, ...] = (
     convolution.CONV1D,
     convolution.CONV2D,
     flatten.KIND,
+    batchnorm.KIND,
+    layernorm.KIND,
+    rmsnorm.KIND,
+    pooling.AVGPOOL2D,
+    pooling.MAXPOOL2D,
+    pooling.GLOBAL_AVGPOOL,
     residual.KIND,
     group.KIND,
 )
