@@ -370,3 +370,35 @@ def test_seeds_average_the_blocks():
         values = [draw.blocks[position].avg_channel_var for draw in single]
         assert block.avg_channel_var == pytest.approx(np.mean(values))
         assert block.spread["avg_channel_var"] == [min(values), max(values)]
+
+
+def test_shipped_residual_configs_show_what_their_comments_say():
+    """Brock et al. 2021 fig. 1 qualitatively, on the shipped configs at a small batch:
+    BN-ReLU linear per stage, un-normalized alpha = 1 exponential, NF-ResNet linear at a
+    rate near alpha^2 = 0.04 of the stream's variance; SkipInit flat; pre-LN linear."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    loader = importlib.util.spec_from_file_location("spp", root / "scripts" / "reproduce_spp.py")
+    assert loader is not None and loader.loader is not None
+    spp = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(spp)
+    results = dict(spp.runs(batch=16))
+    bn = results["BN-ReLU (resnet_preact)"].summary.blocks
+    assert [s.verdict for s in bn] == ["linear"] * 3
+    plain = results["un-normalized, alpha=1"].summary.blocks
+    assert all(s.verdict == "exponential" for s in plain), [s.message for s in plain]
+    nf = results["NF-ResNet, alpha=0.2 (nf_resnet)"]
+    for stage in nf.summary.blocks:
+        assert stage.verdict in ("linear", "flat")
+        first = nf.blocks[stage.first_block - 1].avg_channel_var
+        assert 0.01 < stage.increment_per_block / first < 0.08
+    options = RunOptions(batch=64, keep_samples=False)
+    from initcli.spec import load_spec
+
+    skip = run_experiment(load_spec(root / "configs" / "skipinit.yaml"), options)
+    assert [s.verdict for s in skip.summary.blocks] == ["flat"]
+    preln = run_experiment(load_spec(root / "configs" / "preln_mlp.yaml"), options)
+    assert [s.verdict for s in preln.summary.blocks] == ["linear"]
+    for k, block in enumerate(preln.blocks, start=1):
+        assert block.theory_second_moment == pytest.approx(k + 1, rel=1e-3)
