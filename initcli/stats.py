@@ -68,6 +68,7 @@ class LayerStats:
     theory_grad_var: float | None = None
     theory_weight_grad_var: float | None = None  # dense layers only
     spread: dict[str, list[float]] | None = None  # with --seeds K: [min, max] over the draws
+    input_var: float | None = None  # Var of the layer's input (norm layers; None for others)
     block: int | None = None  # 1-based index of the residual block it is in; None outside
 
 
@@ -237,6 +238,7 @@ class StatsCollector:
             dead_frac=dead_frac,
             saturated_frac=saturated_frac,
             finite=preact.finite and act.finite,
+            input_var=moments(step.inputs).var if info.reports_input else None,
         )
         self._by_name[layer.name] = len(self.layers)
         self.layers.append(stats)
