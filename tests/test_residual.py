@@ -438,3 +438,26 @@ def test_memory_estimate_counts_what_the_blocks_keep():
     assert estimate_memory(block, batch, 4, True) - estimate_memory(block, batch, 4, False) == (
         4 * block.root.saved_elements(batch)
     )
+
+
+def test_compare_draws_the_spp_for_each_initializer(tmp_path: Path):
+    import contextlib
+    import io
+    import json
+
+    from initcli.cli import main
+
+    config = tmp_path / "res.yaml"
+    config.write_text(
+        "input: {shape: [32]}\nbatch: 32\nlayers:\n  - type: residual\n    repeat: 4\n"
+        "    layers: [{type: dense, units: 32, activation: relu}, {type: dense, units: 32}]\n"
+    )
+    out = tmp_path / "out"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["compare", "he_normal", "lecun_normal", "--config", str(config), "--out",
+                     str(out), "--json"])  # fmt: skip
+    assert code == 0
+    runs = json.loads(buffer.getvalue())["runs"]
+    assert [len(run["blocks"]) for run in runs] == [4, 4]
+    assert len(list(out.glob("spp_*he_normal_vs_lecun_normal_seed0.png"))) == 1
