@@ -16,6 +16,7 @@ from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # at run time imported where used: console imports this module at start-up
+    from initcli.block_stats import BlockStats
     from initcli.stats import LayerStats
 
 
@@ -43,11 +44,18 @@ def to_json(value: Any) -> str:
     return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"
 
 
-def to_csv(layers: Sequence[LayerStats], extra: dict[str, object] | None = None) -> str:
-    """One row per layer, the same keys as the JSON ``layers`` (lists joined by 'x')."""
+def to_csv(
+    layers: Sequence[LayerStats] | Sequence[BlockStats], extra: dict[str, object] | None = None
+) -> str:
+    """One row per layer (or block), the same keys as the JSON ``layers`` (``blocks``),
+    lists joined by 'x'."""
+    from initcli.block_stats import BlockStats
     from initcli.stats import LayerStats
 
-    names = [f.name for f in fields(LayerStats)]
+    names = [
+        f.name
+        for f in fields(BlockStats if layers and isinstance(layers[0], BlockStats) else LayerStats)
+    ]
     prefix = list(extra or {})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -9,7 +9,7 @@ import numpy as np
 
 from initcli.experiment import dense_stack_spec
 from initcli.network import Network, build_network
-from initcli.propagate import ForwardStep, propagate, sample_parameters
+from initcli.propagate import BackwardStep, ForwardStep, propagate, sample_parameters
 from reproductions.common import Z_BOUND, Claim
 
 SAXE = "Saxe et al. 2014"
@@ -47,7 +47,7 @@ def _linear_norms(
     for step in propagate(network, params, x, out):
         if isinstance(step, ForwardStep):
             forward.append(float(np.sum(step.preact.astype(np.float64) ** 2)))
-        else:
+        elif isinstance(step, BackwardStep):
             backward.append(float(np.sum(step.grad_preact.astype(np.float64) ** 2)))
     norm_x = float(np.sum(x.astype(np.float64) ** 2))
     grads = np.array(backward[::-1])

@@ -9,7 +9,17 @@ the built layers; nothing else switches on a layer's type.
 
 from __future__ import annotations
 
-from initcli.layers import batchnorm, convolution, dense, flatten, layernorm, pooling, rmsnorm
+from initcli.layers import (
+    batchnorm,
+    convolution,
+    dense,
+    flatten,
+    group,
+    layernorm,
+    pooling,
+    residual,
+    rmsnorm,
+)
 from initcli.layers.base import LayerKind
 
 _KINDS: tuple[LayerKind, ...] = (
@@ -23,6 +33,8 @@ _KINDS: tuple[LayerKind, ...] = (
     pooling.AVGPOOL2D,
     pooling.MAXPOOL2D,
     pooling.GLOBAL_AVGPOOL,
+    residual.KIND,
+    group.KIND,
 )
 
 REGISTRY: dict[str, LayerKind] = {kind.type: kind for kind in _KINDS}
