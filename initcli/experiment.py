@@ -26,7 +26,14 @@ from initcli.propagate import (
     sample_parameters,
 )
 from initcli.spec import LayerSpec, Location, NetworkSpec
-from initcli.stats import LayerStats, RunResult, StatsCollector, fill_ratios, summarize
+from initcli.stats import (
+    PER_HEAD_KEYS,
+    LayerStats,
+    RunResult,
+    StatsCollector,
+    fill_ratios,
+    summarize,
+)
 
 DTYPES: dict[str, Any] = {"float32": np.float32, "float64": np.float64}
 MEMORY_HEADROOM = 0.8  # refuse a run whose estimate exceeds this share of available memory
@@ -123,7 +130,9 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     dtype = DTYPES[options.dtype]
     rng = np.random.default_rng(options.seed)
     params = sample_parameters(network, rng, dtype)
-    inputs = sample_input(network.input_shape, batch, spec.input_distribution, rng, dtype)
+    inputs = sample_input(
+        network.input_shape, batch, spec.input_distribution, rng, dtype, spec.input_vocab
+    )
     input_moments = moments(inputs)
     output_grad = None
     output_grad_var = None
@@ -279,6 +288,10 @@ def aggregate(draws: list[RunResult]) -> RunResult:
             if isinstance(value, float):
                 column = [getattr(v, name) for v in values]
                 setattr(merged, name, float(np.mean(column)))
+        for name in PER_HEAD_KEYS:  # per-head lists: the mean of each head over the draws
+            if getattr(layer, name) is not None:
+                heads = np.mean([getattr(v, name) for v in values], axis=0)
+                setattr(merged, name, [float(h) for h in heads])
         merged.finite = all(v.finite for v in values)
         merged.spread = {
             key: [min(getattr(v, key) for v in values), max(getattr(v, key) for v in values)]

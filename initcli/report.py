@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from initcli.stats import DirectionSummary, LayerStats, RunResult
+from initcli.stats import EXTRA_KEYS, DirectionSummary, LayerStats, RunResult
 
 VERDICT_STYLE = {"stable": "green", "vanishing": "yellow", "exploding": "red"}
 
@@ -126,6 +126,29 @@ def backward_table(result: RunResult, title: str | None = None) -> Table:
     return table
 
 
+def attention_table(result: RunResult, title: str | None = None) -> Table | None:
+    """One row per head of every attention layer (its ``.o`` row's numbers), or None."""
+    rows = [layer for layer in result.layers if layer.attn_entropy is not None]
+    if not rows:
+        return None
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in ("#", "attention", "head", "entropy", "uniform max", "max prob", "Var logits"):
+        table.add_column(name, justify="left" if name == "attention" else "right")
+    for layer in rows:
+        assert layer.attn_max_prob is not None and layer.logit_var is not None
+        for head, entropy in enumerate(layer.attn_entropy, start=1):
+            table.add_row(
+                str(layer.index),
+                layer.name.rsplit(".", 1)[0],
+                str(head),
+                fmt(entropy),
+                fmt(layer.attn_entropy_uniform),
+                fmt(layer.attn_max_prob[head - 1]),
+                fmt(layer.logit_var[head - 1]),
+            )
+    return table
+
+
 def verdict_line(label: str, summary: DirectionSummary) -> Text:
     text = Text(f"{label}: ")
     text.append(summary.verdict, style=f"bold {VERDICT_STYLE.get(summary.verdict, '')}")
@@ -145,12 +168,20 @@ def print_result(console: Console, result: RunResult) -> None:
         f"{result.name}: init {same_init or 'per layer'}, bias {result.bias_init}"
         + (f", activation {same_activation}" if same_activation else "")
         + f", batch {result.batch}, {draws}, {result.dtype}"
+        + (f", scheme {result.scheme}" if result.scheme else "")
     )
     console.print(forward_table(result, f"{title}\nforward (ratio: this layer over the last)"))
     if any(layer.grad_var is not None for layer in result.layers):
         console.print(
             backward_table(result, "backward, dL/d(output) ~ N(0, 1) (Var ∂L/∂W sums the batch)")
         )
+    attention = attention_table(
+        result,
+        "attention at step 0, per head (mean over batch and queries; entropy in nats, "
+        "uniform max = mean log(keys seen))",
+    )
+    if attention is not None:
+        console.print(attention)
     console.print(verdict_line("forward ", result.summary.forward))
     if result.summary.backward is not None:
         console.print(verdict_line("backward", result.summary.backward))
@@ -160,7 +191,11 @@ def print_result(console: Console, result: RunResult) -> None:
 
 def to_csv(layers: Sequence[LayerStats], extra: dict[str, object] | None = None) -> str:
     """One row per layer, the same keys as the JSON ``layers`` (lists joined by 'x')."""
-    names = [f.name for f in fields(LayerStats)]
+    names = [
+        f.name
+        for f in fields(LayerStats)
+        if f.name not in EXTRA_KEYS or any(getattr(layer, f.name) is not None for layer in layers)
+    ]
     prefix = list(extra or {})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -170,7 +205,9 @@ def to_csv(layers: Sequence[LayerStats], extra: dict[str, object] | None = None)
         values: list[object] = list((extra or {}).values())
         for name in names:
             value = row[name]
-            if isinstance(value, list):
+            if isinstance(value, list) and name in EXTRA_KEYS:  # per head
+                value = ";".join(repr(v) for v in value)
+            elif isinstance(value, list):
                 value = "x".join(str(v) for v in value)
             elif value is None:
                 value = ""

@@ -9,7 +9,7 @@ the built layers; nothing else switches on a layer's type.
 
 from __future__ import annotations
 
-from initcli.layers import convolution, dense, flatten
+from initcli.layers import attention, convolution, dense, embedding, flatten
 from initcli.layers.base import LayerKind
 
 _KINDS: tuple[LayerKind, ...] = (
@@ -17,6 +17,9 @@ _KINDS: tuple[LayerKind, ...] = (
     convolution.CONV1D,
     convolution.CONV2D,
     flatten.KIND,
+    embedding.EMBEDDING,
+    embedding.POSITIONAL,
+    attention.KIND,
 )
 
 REGISTRY: dict[str, LayerKind] = {kind.type: kind for kind in _KINDS}
