@@ -135,7 +135,8 @@ def attention_table(result: RunResult, title: str | None = None) -> Table | None
     for name in ("#", "attention", "head", "entropy", "uniform max", "max prob", "Var logits"):
         table.add_column(name, justify="left" if name == "attention" else "right")
     for layer in rows:
-        assert layer.attn_max_prob is not None and layer.logit_var is not None
+        assert layer.attn_entropy is not None and layer.attn_max_prob is not None
+        assert layer.logit_var is not None
         for head, entropy in enumerate(layer.attn_entropy, start=1):
             table.add_row(
                 str(layer.index),
