@@ -48,6 +48,7 @@ class RunOptions:
     bias_init: str | None = None  # replaces the spec's default bias initializer
     with_grad: bool = True
     keep_samples: bool = True
+    scheme: str | None = None  # --scheme: initcli.schemes rewrites the spec's inits first
 
 
 def available_memory() -> int | None:
@@ -119,6 +120,11 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     batch = spec.batch if options.batch is None else options.batch
     if batch < 1:
         raise InitcliError(f"--batch {batch} must be at least 1", EXIT_BAD_USAGE)
+    scheme_notes: list[str] = []
+    if options.scheme is not None:
+        from initcli.schemes import apply_scheme
+
+        spec, scheme_notes = apply_scheme(spec, options.scheme, options.init)
     network = build_network(spec, init=options.init, bias_init=options.bias_init)
     if not any(layer.parameter_shapes() for layer in network.walk()):
         raise InitcliError(
@@ -148,6 +154,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     theory_notes: list[str] = []
     attach_theory(network, layers, batch, theory_notes)
     summary = summarize(layers, input_moments.var, output_grad_var)
+    summary.notes.extend(scheme_notes)
     summary.notes.extend(network.notes)
     summary.notes.extend(theory_notes)
     return RunResult(
@@ -164,6 +171,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
         layers=layers,
         summary=summary,
         samples=collector.samples,
+        scheme=options.scheme,
     )
 
 

@@ -171,6 +171,10 @@ def print_result(console: Console, result: RunResult) -> None:
         + f", batch {result.batch}, {draws}, {result.dtype}"
         + (f", scheme {result.scheme}" if result.scheme else "")
     )
+    if result.scheme:
+        from initcli.schemes import SCHEMES
+
+        title += f"\nscheme {result.scheme}: {SCHEMES[result.scheme].rule}"
     console.print(forward_table(result, f"{title}\nforward (ratio: this layer over the last)"))
     if any(layer.grad_var is not None for layer in result.layers):
         console.print(

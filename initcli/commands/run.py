@@ -65,6 +65,11 @@ def run(
         False, "--force", help="Replace the files of a previous run with the same name."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+    scheme: str | None = typer.Option(
+        None,
+        "--scheme",
+        help="Rescale the spec's inits per a paper: gpt2, t_fixup, deepnet or mup.",
+    ),
 ) -> None:
     """Sample weights, push a random batch forward and a random gradient back, and report
     per-layer variances with a verdict on vanishing or exploding signals.
@@ -85,6 +90,7 @@ def run(
         bias_init=bias_init,
         with_grad=not no_grad,
         keep_samples=not no_plots,
+        scheme=scheme,
     )
     result = run_seeds(spec, options, seeds)
     directory = run_directory(out, spec.name, result.init, seed, force)
