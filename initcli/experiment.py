@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from initcli.block_stats import BlockStats, fill_block_ratios, judge_blocks
 from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 from initcli.moments import moments
 from initcli.network import Network, build_network, parameter_bytes
-from initcli.network_theory import predict_network, weight_grad_var
+from initcli.network_theory import predict_with_blocks, weight_grad_var
 from initcli.propagate import (
     estimate_memory,
     propagate,
@@ -151,10 +152,12 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
         collector.add(step)
         del step  # else the loop variable keeps this step's tensors alive through the next
     layers = collector.finish()
+    blocks = order_blocks(network, layers, collector.blocks)
     theory_notes: list[str] = []
-    attach_theory(network, layers, batch, theory_notes)
+    attach_theory(network, layers, batch, theory_notes, blocks)
     summary = summarize(layers, input_moments.var, output_grad_var)
     summary.notes.extend(scheme_notes)
+    summary.blocks = judge_blocks(blocks)
     summary.notes.extend(network.notes)
     summary.notes.extend(theory_notes)
     return RunResult(
@@ -172,17 +175,49 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
         summary=summary,
         samples=collector.samples,
         scheme=options.scheme,
+        blocks=blocks,
     )
 
 
-def attach_theory(network: Network, layers: list[LayerStats], batch: int, notes: list[str]) -> None:
+def order_blocks(
+    network: Network, layers: list[LayerStats], blocks: list[BlockStats]
+) -> list[BlockStats]:
+    """Blocks in network order (an outer block before the blocks inside it), numbered from
+    1, and each row's ``block``: the innermost residual block it is in."""
+    by_name = {block.name: block for block in blocks}
+    ordered = [by_name[layer.name] for layer in network.walk() if layer.name in by_name]
+    row_block: dict[str, int] = {}
+    for index, (block, layer) in enumerate(
+        zip(ordered, [lay for lay in network.walk() if lay.is_block], strict=True), start=1
+    ):
+        block.index = index
+        for inner in layer.walk():
+            if inner.reports:
+                row_block[inner.name] = index  # an inner block overrides its outer one
+    for row in layers:
+        row.block = row_block.get(row.name)
+    fill_block_ratios(ordered)
+    return ordered
+
+
+def attach_theory(
+    network: Network,
+    layers: list[LayerStats],
+    batch: int,
+    notes: list[str],
+    blocks: list[BlockStats] | None = None,
+) -> None:
     """Fill the ``theory_*`` fields: the mean-field prediction for unit-variance input and
     output gradient, from the initializers' laws (not from the sampled weights)."""
     try:
-        predictions = predict_network(network)
+        predictions, block_records = predict_with_blocks(network)
     except InitcliError as err:
         notes.append(f"no mean-field prediction: {err.message}")
         return
+    for block, record in zip(blocks or [], block_records, strict=True):
+        block.theory_second_moment = record.second_moment
+        block.theory_branch_second_moment = record.branch_second_moment
+        block.theory_grad_var = record.grad_var if block.grad_var is not None else None
     if any(layer.type.startswith("conv") for layer in layers):
         notes.append(
             "theory treats convolutions per channel and ignores borders: zero padding lowers "
@@ -228,6 +263,7 @@ def dense_stack_spec(
 
 
 SPREAD_KEYS = ("preact_var", "act_var", "grad_var", "weight_grad_var")
+BLOCK_SPREAD_KEYS = ("avg_channel_sq_mean", "avg_channel_var", "branch_avg_channel_var", "grad_var")
 
 
 def run_seeds(spec: NetworkSpec, options: RunOptions, seeds: int) -> RunResult:
@@ -308,11 +344,27 @@ def aggregate(draws: list[RunResult]) -> RunResult:
         }
         layers.append(merged)
     fill_ratios(layers)
+    blocks = []
+    for position, block in enumerate(base.blocks):
+        values_ = [draw.blocks[position] for draw in draws]
+        merged_block = replace(block)
+        for name, value in vars(block).items():
+            if isinstance(value, float) and name not in ("scale", "branch_input_scale"):
+                setattr(merged_block, name, float(np.mean([getattr(v, name) for v in values_])))
+        merged_block.finite = all(v.finite for v in values_)
+        merged_block.spread = {
+            key: [min(getattr(v, key) for v in values_), max(getattr(v, key) for v in values_)]
+            for key in BLOCK_SPREAD_KEYS
+            if getattr(block, key) is not None
+        }
+        blocks.append(merged_block)
+    fill_block_ratios(blocks)
     input_var = float(np.mean([d.input_var for d in draws]))
     input_mean = float(np.mean([d.input_mean for d in draws]))
     grad_vars = [d.output_grad_var for d in draws if d.output_grad_var is not None]
     output_grad_var = float(np.mean(grad_vars)) if grad_vars else None
     summary = summarize(layers, input_var, output_grad_var)
+    summary.blocks = judge_blocks(blocks)
     summary.notes.extend(base.summary.notes)
     summary.notes.append(
         f"numbers are means over {len(draws)} draws "
@@ -321,6 +373,7 @@ def aggregate(draws: list[RunResult]) -> RunResult:
     return replace(
         base,
         layers=layers,
+        blocks=blocks,
         summary=summary,
         input_mean=input_mean,
         input_var=input_var,

@@ -11,9 +11,10 @@ ignoring borders, ``flatten`` transparent. A layer the theory does not cover rai
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from initcli.errors import EXIT_BAD_DATA, InitcliError
-from initcli.layers.base import GradientState, NoPrediction, TheoryRecord
+from initcli.layers.base import BlockTheoryRecord, GradientState, NoPrediction, TheoryRecord
 from initcli.network import Network
 from initcli.theory import LayerPrediction
 
@@ -25,15 +26,30 @@ def predict_network(
 
     Raises :class:`InitcliError` naming the reason where mean-field theory does not apply.
     """
+    return predict_with_blocks(network, input_second_moment, output_grad_var)[0]
+
+
+def predict_with_blocks(
+    network: Network, input_second_moment: float = 1.0, output_grad_var: float = 1.0
+) -> tuple[list[LayerPrediction], list[BlockTheoryRecord]]:
+    """:func:`predict_network` and each residual block's record, in network order."""
     root = network.root
-    records: list[TheoryRecord] = []
+    mixed: list[Any] = []  # TheoryRecord per row and BlockTheoryRecord per residual block
     try:
-        root.theory_forward(input_second_moment, records)
-        by_name = {record.layer.name: record for record in records}
+        root.theory_forward(input_second_moment, mixed)
+        by_name = {record.layer.name: record for record in mixed}
         # The last layer's gradient is Var(dL/dz_L) = E[phi'(z_L)^2] * output_grad_var.
         root.theory_backward(GradientState(1.0, output_grad_var), by_name)
     except NoPrediction as reason:
         raise InitcliError(str(reason), EXIT_BAD_DATA) from None
+    records = [record for record in mixed if isinstance(record, TheoryRecord)]
+    blocks = [record for record in mixed if isinstance(record, BlockTheoryRecord)]
+    order = {layer.name: position for position, layer in enumerate(network.walk())}
+    blocks.sort(key=lambda record: order[record.layer.name])
+    return _layer_predictions(records), blocks
+
+
+def _layer_predictions(records: list[TheoryRecord]) -> list[LayerPrediction]:
     predictions = []
     for position, record in enumerate(records):
         params = record.params

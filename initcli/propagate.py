@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from initcli.layers.base import BackwardStep, ForwardStep, Layer
+from initcli.layers.base import BackwardStep, ForwardStep, Layer, Step
 from initcli.network import Network, parameter_bytes
 
 __all__ = [
@@ -104,7 +104,7 @@ def propagate(
     params: Parameters,
     inputs: np.ndarray,
     output_grad: np.ndarray | None,
-) -> Iterator[ForwardStep | BackwardStep]:
+) -> Iterator[Step]:
     """Forward ``inputs`` through ``network``; then, if ``output_grad`` is given, backward.
 
     ``output_grad`` is dL/d(output) and must have the network output's shape. Overflow to

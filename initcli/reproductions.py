@@ -34,7 +34,7 @@ from initcli.layers.weighted import WeightedLayer
 from initcli.moments import moments
 from initcli.network import Network, build_network
 from initcli.network_theory import predict_network
-from initcli.propagate import ForwardStep, propagate, sample_parameters
+from initcli.propagate import BackwardStep, ForwardStep, propagate, sample_parameters
 from initcli.spec import NetworkSpec
 from initcli.stats import RunResult
 from initcli.theory import (
@@ -779,7 +779,7 @@ def _linear_norms(
     for step in propagate(network, params, x, out):
         if isinstance(step, ForwardStep):
             forward.append(float(np.sum(step.preact.astype(np.float64) ** 2)))
-        else:
+        elif isinstance(step, BackwardStep):
             backward.append(float(np.sum(step.grad_preact.astype(np.float64) ** 2)))
     norm_x = float(np.sum(x.astype(np.float64) ** 2))
     grads = np.array(backward[::-1])

@@ -375,9 +375,21 @@ def _check_total(total: int, template: _Template) -> None:
         )
 
 
-def _templates(entry: Entry) -> tuple[_Template, ...]:
-    """A YAML list of layers (the top level's, or a composite's) as templates."""
+def _templates(entry: Entry, single: bool = False) -> tuple[_Template, ...]:
+    """A YAML list of layers (the top level's, or a composite's) as templates; ``single``:
+    one layer mapping (a residual block's ``shortcut``), named after its key by default."""
     example = "layers: [{type: dense, units: 64, activation: relu}]"
+    if single:
+        key = entry.loc.key.rsplit(".", 1)[-1]
+        template = _layer(entry.value, 0, entry.loc, entry.loc.key)
+        if template.repeat != 1:
+            raise error(
+                template.spec.where("repeat"),
+                f"{key} is one layer, it cannot repeat; remove repeat",
+            )
+        if template.children:
+            raise error(entry.loc, f"{key} must be one plain layer, not a {template.spec.type}")
+        return (replace(template, user_name=template.user_name or key),)
     if not isinstance(entry.value, SequenceNode):
         raise error(
             entry.loc,
@@ -439,9 +451,10 @@ def _wrong_key(kind: str, key: str, loc: Location) -> Exception:
     return unknown_key(key, loc, LAYER_KEYS[kind], f"for a {kind} layer")
 
 
-def _layer(node: Node, index: int, parent: Location) -> _Template:
-    """One YAML layer mapping as a template (its kind parses its keys)."""
-    prefix = f"{parent.key}[{index}]"
+def _layer(node: Node, index: int, parent: Location, key: str | None = None) -> _Template:
+    """One YAML layer mapping as a template (its kind parses its keys); ``key`` names it in
+    errors instead of ``<parent key>[index]``."""
+    prefix = f"{parent.key}[{index}]" if key is None else key
     loc = Location(parent.path, line_of(node), prefix)
     if not isinstance(node, MappingNode):
         raise error(

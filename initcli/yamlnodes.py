@@ -299,7 +299,7 @@ class Fields:
     entries: dict[str, Entry]
     loc: Location
     kind: str
-    nested: Callable[[Entry], Any]
+    nested: Callable[..., Any]  # (entry) -> templates; (entry, single=True) -> one template
 
     def has(self, key: str) -> bool:
         return key in self.entries
@@ -353,6 +353,11 @@ class Fields:
     def layers(self, key: str) -> Any:
         """A nested list of layers (``layers: [...]`` of a residual block or group)."""
         return self.nested(self.entries[key])
+
+    def layer(self, key: str) -> Any:
+        """One nested layer mapping (a residual block's ``shortcut: {type: conv2d, ...}``),
+        as a one-item group named ``key`` unless it has its own ``name``; no ``repeat``."""
+        return self.nested(self.entries[key], single=True)
 
 
 def closest_hint(value: str, choices: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ the built layers; nothing else switches on a layer's type.
 
 from __future__ import annotations
 
-from initcli.layers import attention, convolution, dense, embedding, flatten
+from initcli.layers import attention, convolution, dense, embedding, flatten, group, residual
 from initcli.layers.base import LayerKind
 
 _KINDS: tuple[LayerKind, ...] = (
@@ -20,6 +20,8 @@ _KINDS: tuple[LayerKind, ...] = (
     embedding.EMBEDDING,
     embedding.POSITIONAL,
     attention.KIND,
+    residual.KIND,
+    group.KIND,
 )
 
 REGISTRY: dict[str, LayerKind] = {kind.type: kind for kind in _KINDS}

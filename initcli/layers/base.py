@@ -81,7 +81,27 @@ class BackwardStep:
     grad_bias: Array | None  # dL/db
 
 
-Step = ForwardStep | BackwardStep
+@dataclasses.dataclass(frozen=True)
+class BlockForwardStep:
+    """A residual block's forward tensors (``blocks`` in the JSON, not a row of ``layers``):
+    its output ``shortcut(x) + scale * f(x)`` and the scaled branch ``scale * f(x)``.
+    Yielded after the steps of the layers inside the block."""
+
+    layer: Layer
+    output: Array
+    branch: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockBackwardStep:
+    """A residual block's backward tensor: dL/d(block output). Yielded before the steps of
+    the layers inside the block (backward runs from the output)."""
+
+    layer: Layer
+    grad_output: Array
+
+
+Step = ForwardStep | BackwardStep | BlockForwardStep | BlockBackwardStep
 Forward = Generator[Step, None, tuple[Array, Any]]  # yields steps, returns (output, saved)
 Backward = Generator[Step, None, Array | None]  # yields steps, returns dL/d(input) or None
 
@@ -142,6 +162,18 @@ class TheoryRecord:
     grad_var: float = math.nan
 
 
+@dataclasses.dataclass
+class BlockTheoryRecord:
+    """A residual block's mean-field numbers. It rides in the same ``records`` list as the
+    layers' :class:`TheoryRecord` (in network order) and under the block's name in the
+    backward dict; :func:`initcli.network_theory.predict_network` separates the two."""
+
+    layer: Layer
+    second_moment: float  # E[y^2] of the block output
+    branch_second_moment: float  # scale^2 E[f^2]
+    grad_var: float = math.nan  # Var(dL/d(block output))
+
+
 # --- the YAML side -------------------------------------------------------------------------
 
 
@@ -196,6 +228,10 @@ class BuildContext:
     # not 2-D); build_chain sets it for each layer it builds.
     in_layout: str | None = None
     input_vocab: int | None = None  # the network input's vocab when it is token ids
+    # Scratch the kinds share during one build, keyed by the kind that owns the entry (the
+    # residual kind keeps NF-ResNet's expected stream variance of each block here, so a
+    # block with ``branch_input_scale: beta`` knows the variance of the block before it).
+    state: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # --- the built layer -----------------------------------------------------------------------
@@ -243,6 +279,12 @@ class Layer:
     def row_info(self) -> RowInfo:
         """How a reporting layer describes itself in its row."""
         return RowInfo()
+
+    @property
+    def is_block(self) -> bool:
+        """True for a residual block: an entry of ``blocks`` in the JSON (its steps are
+        :class:`BlockForwardStep` / :class:`BlockBackwardStep`)."""
+        return False
 
     def children(self) -> tuple[Layer, ...]:
         """Sub-layers of a composite, in propagation order; () for a plain layer."""
@@ -307,6 +349,12 @@ class Layer:
     ) -> GradientState:
         """Var(dL/dx) from Var(dL/dy); fill ``grad_var`` of this layer's records."""
         return grad
+
+    def theory_output_mean(self, records: dict[str, TheoryRecord]) -> float | None:
+        """E[y] of every output element in the mean-field limit, after ``theory_forward``
+        (``records`` by layer name); None when this layer cannot say. A residual block
+        needs its branch's to know that the add's cross term vanishes."""
+        return None
 
     def notes(self) -> list[str]:
         """Lines for the report: choices of this layer a reader should know."""

@@ -79,6 +79,9 @@ class Chain(Layer):
             grad = layer.theory_backward(grad, records)
         return grad
 
+    def theory_output_mean(self, records: dict[str, TheoryRecord]) -> float | None:
+        return self.layers[-1].theory_output_mean(records) if self.layers else None
+
 
 def transients(layers: Sequence[Layer], batch: int, itemsize: int, previous: int) -> list[int]:
     """Each working layer's peak temporary bytes, ``previous`` being the elements of the

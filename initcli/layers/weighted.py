@@ -183,3 +183,6 @@ class WeightedLayer(Layer):
         record = records[self.name]
         record.grad_var = grad.factor * record.derivative_square * grad.upstream
         return GradientState(record.params.sigma_w2_back, record.grad_var)
+
+    def theory_output_mean(self, records: dict[str, TheoryRecord]) -> float | None:
+        return records[self.name].act_mean
