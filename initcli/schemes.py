@@ -224,15 +224,15 @@ def deepnet(spec: NetworkSpec, default: str) -> tuple[NetworkSpec, list[str]]:
     encoder-only or decoder-only stack of N layers alpha = (2N)^1/4, beta = (8N)^-1/4.
 
     initcli's attention shares one ``init`` between q, k and v: the scheme gives q, k, v
-    gain 1 and the output projection gain beta (v unscaled: noted in the run). alpha
-    multiplies the skip of every residual block when the residual kind has an ``alpha``
-    option; otherwise the run notes that it was not applied."""
+    gain 1 and the output projection gain beta (v unscaled: noted in the run). alpha on
+    the skip is applied as the residual's ``scale`` 1/alpha on the branch: for a post-LN
+    block LN(alpha x + G(x)) = LN(x + G(x)/alpha) exactly (LayerNorm is invariant to a
+    positive factor, up to its eps); for a pre-LN block that is not DeepNorm."""
     blocks = _need_blocks(spec, "deepnet")
     layers = max(1, blocks // 2)
     alpha = (2 * layers) ** 0.25
     beta = (8 * layers) ** -0.25
     inside = {layer.name for block in _residuals(spec) for layer in _walk(block.children["layers"])}
-    applied_alpha = [False]
 
     def change(layer: LayerSpec) -> LayerSpec:
         if layer.type == "attention" and layer.name in inside:
@@ -241,9 +241,9 @@ def deepnet(spec: NetworkSpec, default: str) -> tuple[NetworkSpec, list[str]]:
             )
         if layer.type == "dense" and layer.name in inside:
             return replace(layer, init=f"torch.xavier_normal(gain={beta!r})")
-        if layer.type == "residual" and "alpha" in _residual_keys():
-            applied_alpha[0] = True
-            return _with_options(layer, alpha=alpha)
+        if layer.type == "residual":
+            scale = float(layer.options.get("scale", 1.0))
+            return _with_options(layer, scale=scale / alpha)
         return layer
 
     new = replace(spec, layers=_map_layers(spec.layers, change))
@@ -251,20 +251,10 @@ def deepnet(spec: NetworkSpec, default: str) -> tuple[NetworkSpec, list[str]]:
         f"scheme deepnet ({layers} layers): FFN and attention output weights "
         f"xavier_normal(gain=beta={beta:.4g}), q/k/v gain 1 (v unscaled: initcli shares one "
         f"init for q, k, v); alpha = {alpha:.4g}"
-        + (
-            " on every residual skip"
-            if applied_alpha[0]
-            else " NOT applied (residual has no alpha)"
-        )
+        + ", as residual scale 1/alpha on the branch: LN(alpha x + f) = LN(x + f / alpha), "
+        "exact for post-LN blocks (LayerNorm ignores a positive factor; eps aside)"
     ]
     return new, notes
-
-
-def _residual_keys() -> tuple[str, ...]:
-    from initcli import layers as layer_kinds
-
-    kind = layer_kinds.REGISTRY.get("residual")
-    return tuple(kind.keys) if kind is not None else ()
 
 
 def mup(spec: NetworkSpec, default: str) -> tuple[NetworkSpec, list[str]]:

@@ -9,7 +9,19 @@ the built layers; nothing else switches on a layer's type.
 
 from __future__ import annotations
 
-from initcli.layers import attention, convolution, dense, embedding, flatten, group, residual
+from initcli.layers import (
+    attention,
+    batchnorm,
+    convolution,
+    dense,
+    embedding,
+    flatten,
+    group,
+    layernorm,
+    pooling,
+    residual,
+    rmsnorm,
+)
 from initcli.layers.base import LayerKind
 
 _KINDS: tuple[LayerKind, ...] = (
@@ -22,6 +34,12 @@ _KINDS: tuple[LayerKind, ...] = (
     attention.KIND,
     residual.KIND,
     group.KIND,
+    batchnorm.KIND,
+    layernorm.KIND,
+    rmsnorm.KIND,
+    pooling.AVGPOOL2D,
+    pooling.MAXPOOL2D,
+    pooling.GLOBAL_AVGPOOL,
 )
 
 REGISTRY: dict[str, LayerKind] = {kind.type: kind for kind in _KINDS}
