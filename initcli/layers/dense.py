@@ -41,7 +41,10 @@ class DenseLayer(WeightedLayer):
         """``x @ W.T + b`` (one GEMM, no copy of ``W``), in ``x``'s dtype (``column_budget``
         is a convolution's; a dense layer has no column matrix)."""
         check_batch(self, x, weight, bias)
-        z = np.matmul(x, weight.T)
+        if x.ndim == 3:  # a sequence: one GEMM over every token of the batch
+            z = np.matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(*x.shape[:2], -1)
+        else:
+            z = np.matmul(x, weight.T)
         if bias is not None:
             z += bias
         return z
@@ -56,10 +59,13 @@ class DenseLayer(WeightedLayer):
         column_budget: int = 0,
     ) -> tuple[Array | None, Array]:
         check_batch(self, x, weight, grad_z)
-        if x.ndim == 3:  # a sequence: every token is one more row of the product
-            grad_w = np.matmul(grad_z.reshape(-1, grad_z.shape[-1]).T, x.reshape(-1, x.shape[-1]))
-        else:
-            grad_w = np.matmul(grad_z.T, x)
+        if x.ndim == 3:  # a sequence: every token is one more row of each product
+            flat = grad_z.reshape(-1, grad_z.shape[-1])
+            grad_w = np.matmul(flat.T, x.reshape(-1, x.shape[-1]))
+            if not need_grad_x:
+                return None, grad_w
+            return np.matmul(flat, weight).reshape(*x.shape[:2], -1), grad_w
+        grad_w = np.matmul(grad_z.T, x)
         return (np.matmul(grad_z, weight) if need_grad_x else None), grad_w
 
     def bias_grad(self, grad_z: Array) -> Array:
