@@ -112,7 +112,8 @@ def fill_block_ratios(blocks: list[BlockStats]) -> None:
 
 
 FACTOR_EXPONENTIAL = 1.1  # per block: below this, growth is harmless at any depth we run
-FLAT_TOTAL = 1.5  # the whole stage within x1.5: flat
+FLAT_TOTAL = 1.5  # the whole stage within x1.5 ...
+FLAT_INCREMENT = 0.02  # ... and each block adding under 2% of the first block's: flat
 
 
 def stages(blocks: list[BlockStats]) -> list[list[BlockStats]]:
@@ -188,7 +189,8 @@ def _judge(run: list[BlockStats]) -> BlockVerdict:
             f"{span}: stream variance shrinks ({shown}); the branches remove signal: "
             "check the shortcut and the branch scale",
         )
-    if total <= FLAT_TOTAL:
+    increment = float(np.mean(np.diff(values)))
+    if total <= FLAT_TOTAL and increment < FLAT_INCREMENT * values[0]:
         return BlockVerdict(
             "flat",
             first,

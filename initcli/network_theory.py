@@ -11,7 +11,6 @@ ignoring borders, ``flatten`` transparent. A layer the theory does not cover rai
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 from initcli.layers.base import BlockTheoryRecord, GradientState, NoPrediction, TheoryRecord
@@ -34,7 +33,7 @@ def predict_with_blocks(
 ) -> tuple[list[LayerPrediction], list[BlockTheoryRecord]]:
     """:func:`predict_network` and each residual block's record, in network order."""
     root = network.root
-    mixed: list[Any] = []  # TheoryRecord per row and BlockTheoryRecord per residual block
+    mixed: list[TheoryRecord] = []  # a row's, and (a subclass) a residual block's
     try:
         root.theory_forward(input_second_moment, mixed)
         by_name = {record.layer.name: record for record in mixed}
@@ -42,7 +41,7 @@ def predict_with_blocks(
         root.theory_backward(GradientState(1.0, output_grad_var), by_name)
     except NoPrediction as reason:
         raise InitcliError(str(reason), EXIT_BAD_DATA) from None
-    records = [record for record in mixed if isinstance(record, TheoryRecord)]
+    records = [record for record in mixed if not isinstance(record, BlockTheoryRecord)]
     blocks = [record for record in mixed if isinstance(record, BlockTheoryRecord)]
     order = {layer.name: position for position, layer in enumerate(network.walk())}
     blocks.sort(key=lambda record: order[record.layer.name])

@@ -163,6 +163,80 @@ def _var(values: np.ndarray) -> float:
     return float(np.var(values)) if values.size else math.nan
 
 
+SPP_PANELS = (
+    ("avg_channel_sq_mean", "average channel squared mean", None, None),
+    ("avg_channel_var", "average channel variance", "second_moment", "theory_second_moment"),
+    (
+        "branch_avg_channel_var",
+        "residual branch: average channel variance of scale·f(x)",
+        "branch_second_moment",
+        "theory_branch_second_moment",
+    ),
+)
+
+
+def signal_propagation_figure(results: Sequence[RunResult], title: str) -> Any | None:
+    """The signal-propagation plots of Brock, De & Smith (2021, fig. 1): per residual block,
+    the stream's average channel squared mean and variance and the branch's variance, log
+    y; one colour per result. Mean-field theory predicts the second moment E[y^2] (= squared
+    mean + variance), drawn dashed beside the measured E[y^2] (dotted)."""
+    if not any(result.blocks for result in results):
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", sharex=True)
+    for number, result in enumerate(results):
+        colour = f"C{number % 10}"
+        x = [block.index for block in result.blocks]
+        label = result.init if len(results) > 1 else "measured"
+        for axis, (key, _, second, theory_key) in zip(axes, SPP_PANELS, strict=True):
+            y = _positive([getattr(block, key) for block in result.blocks])
+            if np.isfinite(y).any():
+                axis.plot(x, y, color=colour, marker="o", markersize=3, label=label)
+                _block_band(axis, result, key, colour)
+            if theory_key is None or second is None:
+                continue
+            theory = _positive([getattr(block, theory_key) for block in result.blocks])
+            if np.isfinite(theory).any():
+                measured = _positive([getattr(block, second) for block in result.blocks])
+                axis.plot(
+                    x,
+                    measured,
+                    color=colour,
+                    linestyle=":",
+                    alpha=0.8,
+                    label=f"{label}: measured E[y²]" if len(results) > 1 else "measured E[y²]",
+                )
+                axis.plot(
+                    x,
+                    theory,
+                    color=colour,
+                    linestyle="--",
+                    alpha=0.8,
+                    label=f"{label}: theory E[y²] (mean field)"
+                    if len(results) > 1
+                    else "theory E[y²] (mean field)",
+                )
+    for axis, (_, panel_title, _, _) in zip(axes, SPP_PANELS, strict=True):
+        axis.set_yscale("log")
+        axis.set_xlabel("residual block")
+        axis.set_title(panel_title, fontsize=10)
+        axis.grid(True, which="major", alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=7, loc="best")
+    figure.suptitle(title, fontsize=11)
+    return figure
+
+
+def _block_band(axis: Any, result: RunResult, key: str, colour: Any) -> None:
+    blocks = result.blocks
+    if not blocks or not blocks[0].spread or key not in blocks[0].spread:
+        return
+    x = [block.index for block in blocks]
+    low = _positive([b.spread[key][0] if b.spread else None for b in blocks])
+    high = _positive([b.spread[key][1] if b.spread else None for b in blocks])
+    axis.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
+
+
 def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
     """Write every figure of a run into ``directory``; returns the paths written."""
     plt = _pyplot()
@@ -171,6 +245,14 @@ def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
         ("variance_by_layer.png", lambda: variance_figure(result)),
         ("activation_histograms.png", lambda: histogram_figure(result, "act")),
         ("gradient_histograms.png", lambda: histogram_figure(result, "grad")),
+        (
+            "signal_propagation.png",
+            lambda: signal_propagation_figure(
+                [result],
+                f"{result.name}: signal propagation per residual block — init {result.init}, "
+                f"batch {result.batch}, seed {result.seed}",
+            ),
+        ),
     ]
     for filename, make in makers:
         figure = make()

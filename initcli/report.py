@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from initcli.block_stats import BlockStats
 from initcli.stats import EXTRA_KEYS, DirectionSummary, LayerStats, RunResult
 
 VERDICT_STYLE = {"stable": "green", "vanishing": "yellow", "exploding": "red"}
@@ -157,6 +158,54 @@ def verdict_line(label: str, summary: DirectionSummary) -> Text:
     return text
 
 
+def block_table(result: RunResult, title: str | None = None) -> Table:
+    """Per residual block: the signal-propagation numbers (Brock et al. 2021) and theory."""
+    blocks = result.blocks
+    has_theory = any(block.theory_second_moment is not None for block in blocks)
+    has_grad = any(block.grad_var is not None for block in blocks)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("block")
+    table.add_column("scale", justify="right")
+    table.add_column("shortcut")
+    table.add_column("avg ch mean²", justify="right")
+    table.add_column("avg ch var", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("branch var", justify="right")
+    table.add_column("E y²", justify="right")
+    if has_theory:
+        table.add_column("theory", justify="right", style="dim")
+    if has_grad:
+        table.add_column("Var ∂L/∂y", justify="right")
+        if has_theory:
+            table.add_column("theory", justify="right", style="dim")
+    for block in blocks:
+        scale = f"{block.scale:g}"
+        if block.branch_input_scale != 1.0:
+            scale += f" (in x{block.branch_input_scale:.3g})"
+        row = [str(block.index), block.name, scale, block.shortcut]
+        row += [fmt(block.avg_channel_sq_mean), fmt(block.avg_channel_var)]
+        row += [fmt(block.var_ratio), fmt(block.branch_avg_channel_var), fmt(block.second_moment)]
+        if has_theory:
+            row.append(fmt(block.theory_second_moment))
+        if has_grad:
+            row.append(fmt(block.grad_var))
+            if has_theory:
+                row.append(fmt(block.theory_grad_var))
+        table.add_row(*row, style=None if block.finite else "red")
+    return table
+
+
+BLOCK_STYLE = {
+    "linear": "green",
+    "flat": "green",
+    "short": "",
+    "exponential": "red",
+    "exploding": "red",
+    "shrinking": "yellow",
+}
+
+
 def print_result(console: Console, result: RunResult) -> None:
     same_init = _uniform([layer.init for layer in result.layers])
     same_activation = _uniform([layer.activation for layer in result.layers])
@@ -187,19 +236,36 @@ def print_result(console: Console, result: RunResult) -> None:
     )
     if attention is not None:
         console.print(attention)
+    if result.blocks:
+        console.print(
+            block_table(
+                result,
+                "residual blocks (per channel of each block output y; branch: scale*f(x))",
+            )
+        )
     console.print(verdict_line("forward ", result.summary.forward))
     if result.summary.backward is not None:
         console.print(verdict_line("backward", result.summary.backward))
+    for stage in result.summary.blocks:
+        text = Text("blocks  : ")
+        text.append(stage.verdict, style=f"bold {BLOCK_STYLE.get(stage.verdict, '')}")
+        text.append(f" — {stage.message}")
+        console.print(text)
     for note in dict.fromkeys(result.summary.notes):  # once each, in order
         console.print(Text(f"note: {note}", style="dim"))
 
 
-def to_csv(layers: Sequence[LayerStats], extra: dict[str, object] | None = None) -> str:
-    """One row per layer, the same keys as the JSON ``layers`` (lists joined by 'x')."""
+def to_csv(
+    layers: Sequence[LayerStats] | Sequence[BlockStats], extra: dict[str, object] | None = None
+) -> str:
+    """One row per layer (or block), the same keys as the JSON ``layers`` (``blocks``),
+    lists joined by 'x' (attention's per-head lists by ';'; their columns only when some
+    row has them)."""
     names = [
         f.name
-        for f in fields(LayerStats)
-        if f.name not in EXTRA_KEYS or any(getattr(layer, f.name) is not None for layer in layers)
+        for f in fields(BlockStats if layers and isinstance(layers[0], BlockStats) else LayerStats)
+        if f.name not in EXTRA_KEYS
+        or any(getattr(layer, f.name, None) is not None for layer in layers)
     ]
     prefix = list(extra or {})
     buffer = io.StringIO()

@@ -335,3 +335,70 @@ def test_beta_follows_nf_resnets_expected_variance():
     scales = [layer.input_scale for layer in network.layers]
     expected = [1.0, 1.04, 1.08, 1.12, 1.04]
     assert scales == pytest.approx([1 / math.sqrt(v) for v in expected])
+
+
+def test_run_prints_the_block_table_and_writes_the_spp(tmp_path: Path):
+    from initcli.cli import main
+
+    config = tmp_path / "res.yaml"
+    config.write_text(WIDE.replace("SCALE", "1.0").replace("1024", "64"))
+    out = tmp_path / "out"
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["run", str(config), "--out", str(out)]) == 0
+    text = buffer.getvalue()
+    assert "residual blocks" in text and "blocks  : exponential" in text
+    directory = next(out.iterdir())
+    assert (directory / "signal_propagation.png").stat().st_size > 0
+    header = (directory / "blocks.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["index", "name", "scale"] and "avg_channel_var" in header
+    assert "block" in (directory / "stats.csv").read_text().splitlines()[0].split(",")
+
+
+def test_seeds_average_the_blocks():
+    from initcli.experiment import run_seeds
+
+    spec = spec_of(WIDE.replace("SCALE", "0.5").replace("1024", "64"))
+    result = run_seeds(spec, RunOptions(keep_samples=False, batch=32), 2)
+    single = [
+        run_experiment(spec, RunOptions(seed=s, batch=32, keep_samples=False)) for s in (0, 1)
+    ]
+    for position, block in enumerate(result.blocks):
+        values = [draw.blocks[position].avg_channel_var for draw in single]
+        assert block.avg_channel_var == pytest.approx(np.mean(values))
+        assert block.spread["avg_channel_var"] == [min(values), max(values)]
+
+
+def test_shipped_residual_configs_show_what_their_comments_say():
+    """Brock et al. 2021 fig. 1 qualitatively, on the shipped configs at a small batch:
+    BN-ReLU linear per stage, un-normalized alpha = 1 exponential, NF-ResNet linear at a
+    rate near alpha^2 = 0.04 of the stream's variance; SkipInit flat; pre-LN linear."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    loader = importlib.util.spec_from_file_location("spp", root / "scripts" / "reproduce_spp.py")
+    assert loader is not None and loader.loader is not None
+    spp = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(spp)
+    results = dict(spp.runs(batch=16))
+    bn = results["BN-ReLU (resnet_preact)"].summary.blocks
+    assert [s.verdict for s in bn] == ["linear"] * 3
+    plain = results["un-normalized, alpha=1"].summary.blocks
+    assert all(s.verdict == "exponential" for s in plain), [s.message for s in plain]
+    nf = results["NF-ResNet, alpha=0.2 (nf_resnet)"]
+    for stage in nf.summary.blocks:
+        assert stage.verdict in ("linear", "flat")
+        first = nf.blocks[stage.first_block - 1].avg_channel_var
+        assert 0.01 < stage.increment_per_block / first < 0.08
+    options = RunOptions(batch=64, keep_samples=False)
+    from initcli.spec import load_spec
+
+    skip = run_experiment(load_spec(root / "configs" / "skipinit.yaml"), options)
+    assert [s.verdict for s in skip.summary.blocks] == ["flat"]
+    preln = run_experiment(load_spec(root / "configs" / "preln_mlp.yaml"), options)
+    assert [s.verdict for s in preln.summary.blocks] == ["linear"]
+    for k, block in enumerate(preln.blocks, start=1):
+        assert block.theory_second_moment == pytest.approx(k + 1, rel=1e-3)

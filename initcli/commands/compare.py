@@ -137,6 +137,12 @@ def compare(
         safe = "".join(c if c.isalnum() or c in "._=-" else "-" for c in slug)[:150]
         target = unique_path(directory / f"compare_{spec.name}_{safe}_seed{seed}.png", force)
         written.append(save_figure(target, figure))
+        from initcli.plots import signal_propagation_figure
+
+        spp = signal_propagation_figure(results, f"{title}: signal propagation per block")
+        if spp is not None:
+            spp_target = unique_path(directory / f"spp_{spec.name}_{safe}_seed{seed}.png", force)
+            written.append(save_figure(spp_target, spp))
     if as_json:
         print_json(
             {
@@ -145,6 +151,7 @@ def compare(
                         "init": r.init,
                         **({"scheme": r.scheme} if r.scheme else {}),
                         "layers": r.to_dict()["layers"],
+                        "blocks": r.to_dict()["blocks"],
                         "summary": r.to_dict()["summary"],
                     }
                     for r in results
@@ -162,6 +169,8 @@ def compare(
         terminal.print(verdict_line(f"{result.init} forward ", result.summary.forward))
         if result.summary.backward is not None:
             terminal.print(verdict_line(f"{result.init} backward", result.summary.backward))
+        for stage in result.summary.blocks:
+            terminal.print(f"{result.init} blocks  : {stage.verdict} — {stage.message}")
     for path in written:
         terminal.print(f"wrote {path}")
 

@@ -35,6 +35,8 @@ def write_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
         write_text(directory / "stats.json", to_json(result.to_dict())),
         write_text(directory / "stats.csv", to_csv(result.layers)),
     ]
+    if result.blocks:
+        written.append(write_text(directory / "blocks.csv", to_csv(result.blocks)))
     if plots:
         from initcli.plots import save_run_plots
 

@@ -32,14 +32,14 @@ _KINDS: tuple[LayerKind, ...] = (
     embedding.EMBEDDING,
     embedding.POSITIONAL,
     attention.KIND,
-    residual.KIND,
-    group.KIND,
     batchnorm.KIND,
     layernorm.KIND,
     rmsnorm.KIND,
     pooling.AVGPOOL2D,
     pooling.MAXPOOL2D,
     pooling.GLOBAL_AVGPOOL,
+    residual.KIND,
+    group.KIND,
 )
 
 REGISTRY: dict[str, LayerKind] = {kind.type: kind for kind in _KINDS}

@@ -163,15 +163,18 @@ class TheoryRecord:
 
 
 @dataclasses.dataclass
-class BlockTheoryRecord:
-    """A residual block's mean-field numbers. It rides in the same ``records`` list as the
-    layers' :class:`TheoryRecord` (in network order) and under the block's name in the
-    backward dict; :func:`initcli.network_theory.predict_network` separates the two."""
+class BlockTheoryRecord(TheoryRecord):
+    """A residual block's mean-field numbers, appended to ``records`` after the records of
+    the layers inside it (:func:`initcli.network_theory.predict_network` separates them).
 
-    layer: Layer
-    second_moment: float  # E[y^2] of the block output
-    branch_second_moment: float  # scale^2 E[f^2]
-    grad_var: float = math.nan  # Var(dL/d(block output))
+    Its :class:`TheoryRecord` fields describe the stream leaving the block, so a layer
+    that reads the record before it (a norm asking the mean of its input) sees the
+    stream: ``act_mean`` its mean (the block input's, the branch adding a zero-mean
+    term), ``params`` those of the layer the stream came from (a linear one for a
+    projection), ``act_square`` its second moment."""
+
+    second_moment: float = math.nan  # E[y^2] of the block output
+    branch_second_moment: float = math.nan  # scale^2 E[f^2]
 
 
 # --- the YAML side -------------------------------------------------------------------------

@@ -282,6 +282,9 @@ class NormLayer(Layer):
         )
         return square
 
+    def theory_output_mean(self, records: dict[str, TheoryRecord]) -> float | None:
+        return records[self.name].act_mean
+
     def theory_group(self) -> int | None:
         """n of the backward formula; None where the theory does not know it (batchnorm:
         batch x positions, the batch being the run's), dropping the O(1/n) term."""

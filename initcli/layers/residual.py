@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from yaml.nodes import MappingNode, ScalarNode
 
@@ -151,6 +151,7 @@ class ResidualLayer(Layer):
     # --- mean-field theory -----------------------------------------------------------------
 
     def theory_forward(self, input_square: float, records: list[TheoryRecord]) -> float:
+        stream = records[-1] if records else None  # what fed the block (a block's: its stream)
         branch_in = self.input_scale**2 * input_square
         branch = self.body.theory_forward(branch_in, records)
         by_name = {record.layer.name: record for record in records}
@@ -169,13 +170,47 @@ class ResidualLayer(Layer):
             shortcut = self.shortcut.theory_forward(branch_in, records)
         scaled = self.scale**2 * branch
         out = shortcut + scaled
-        records.append(cast(TheoryRecord, BlockTheoryRecord(self, out, scaled)))
+        records.append(self._stream_record(stream, records, out, scaled, input_square))
         return out
+
+    def _stream_record(
+        self,
+        before: TheoryRecord | None,
+        records: list[TheoryRecord],
+        out: float,
+        scaled: float,
+        input_square: float,
+    ) -> BlockTheoryRecord:
+        """The block's record, shaped as the stream after it (see BlockTheoryRecord)."""
+        from initcli.activations import resolve_activation
+        from initcli.theory import LayerParams
+
+        # The stream's origin: the projection (its record is the last one), else what fed
+        # the block; its mean is the stream's, the branch adding a zero-mean term.
+        origin = records[-1] if self.shortcut is not None else before
+        mean = 0.0 if origin is None else origin.act_mean
+        if origin is None:
+            linear = resolve_activation("linear")
+            params = LayerParams(linear, sigma_w2=1.0, sigma_w2_back=1.0, kind="block")
+        else:
+            params = origin.params
+        return BlockTheoryRecord(
+            layer=self,
+            params=params,
+            preact_mean=mean,
+            preact_var=out - mean**2,
+            act_mean=mean,
+            act_square=out,
+            derivative_square=1.0,
+            input_square=input_square,
+            second_moment=out,
+            branch_second_moment=scaled,
+        )
 
     def theory_backward(
         self, grad: GradientState, records: dict[str, TheoryRecord]
     ) -> GradientState:
-        own = cast(BlockTheoryRecord, records[self.name])
+        own = records[self.name]
         own.grad_var = grad.value
         through_branch = self.body.theory_backward(
             GradientState(grad.factor * self.scale**2, grad.upstream), records
