@@ -228,6 +228,10 @@ def test_cli_run_renders_norm_rows_and_valid_json(cli, tmp_path: Path) -> None:
     assert rows["rmsnorm6"]["bias_init"] is None and rows["rmsnorm6"]["bias_grad_var"] is None
     assert abs(bn["preact_var"] - 1) < 1e-3 and abs(rows["layernorm4"]["preact_var"] - 1) < 1e-3
     assert rows["dense1"]["bias_grad_var"] < 1e-12  # batchnorm removes every constant shift
+    # norm rows report the Var of their input too (the row before's output here)
+    assert bn["input_var"] == pytest.approx(rows["dense1"]["act_var"], rel=1e-9)
+    assert rows["layernorm4"]["input_var"] == pytest.approx(rows["dense3"]["act_var"], rel=1e-9)
+    assert rows["dense3"]["input_var"] is None
 
 
 def test_theory_matches_measurement() -> None:

@@ -123,6 +123,9 @@ class RowInfo:
     fan_out: int | None = None
     init: str = ""
     bias_init: str | None = None
+    # True: the row also reports Var of the layer's input (``input_var``), as norm layers
+    # do (issue 11: "norm layers report the Var of their input and output").
+    reports_input: bool = False
 
 
 # --- mean-field prediction -----------------------------------------------------------------

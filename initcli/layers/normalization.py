@@ -120,6 +120,7 @@ class NormLayer(Layer):
             weight_shape=self.param_shape,
             init="ones",
             bias_init="zeros" if self.centered else None,
+            reports_input=True,
         )
 
     # --- parameters ------------------------------------------------------------------------
@@ -164,13 +165,15 @@ class NormLayer(Layer):
         if self.centered:
             mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
             centered = x - mean.astype(x.dtype)
-            var = np.mean(np.square(centered, dtype=np.float64), axis=axes, keepdims=True)
+            # squares in x's dtype, summed in float64 (numpy casts in buffered chunks: no
+            # float64 copy of the tensor)
+            var = np.mean(np.square(centered), axis=axes, keepdims=True, dtype=np.float64)
             inv = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
             xhat = centered
             xhat *= inv
             del centered
         else:
-            square = np.mean(np.square(x, dtype=np.float64), axis=axes, keepdims=True)
+            square = np.mean(np.square(x), axis=axes, keepdims=True, dtype=np.float64)
             inv = (1.0 / np.sqrt(square + self.eps)).astype(x.dtype)
             xhat = x * inv
         z = xhat * self._broadcast(gamma, x.ndim)
@@ -226,11 +229,12 @@ class NormLayer(Layer):
         return n + self.groups(batch) + derivative
 
     def transient_bytes(self, batch: int, itemsize: int, previous: int) -> int:
-        # Forward: x - mean (becomes xhat), z, phi(z) and phi'(z); backward: dL/dz,
-        # dL/dz * xhat, g (becomes dL/dx) and the incoming gradient: four tensors of the
-        # layer's size either way, plus float64 statistics per group.
+        # Forward: the input, x - mean (becomes xhat), its square, then z, phi(z) and
+        # phi'(z); backward: the incoming gradient, dL/dz, dL/dz * xhat and g (becomes
+        # dL/dx). As a weighted layer's: three tensors of the layer's size and two of its
+        # input's, plus float64 statistics per group.
         n = batch * math.prod(self.in_shape)
-        return 4 * max(n, previous) * itemsize + 2 * self.groups(batch) * 8
+        return (3 * n + 2 * max(n, previous)) * itemsize + 2 * self.groups(batch) * 8
 
     # --- mean-field theory -----------------------------------------------------------------
 
