@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from initcli.block_stats import BlockStats, BlockVerdict, channel_moments
+from initcli.layers.base import BlockBackwardStep, BlockForwardStep, Step
 from initcli.moments import Moments, moments
 from initcli.propagate import BackwardStep, ForwardStep
 
@@ -66,7 +68,18 @@ class LayerStats:
     theory_grad_var: float | None = None
     theory_weight_grad_var: float | None = None  # dense layers only
     spread: dict[str, list[float]] | None = None  # with --seeds K: [min, max] over the draws
+    block: int | None = None  # 1-based index of the residual block it is in; None outside
     input_var: float | None = None  # Var of the layer's input (norm layers; None for others)
+    # attention (the ``.o`` row of an attention layer; None elsewhere), per head, averaged
+    # over the batch and query positions: see initcli.layers.attention
+    attn_entropy: list[float] | None = None  # nats
+    attn_entropy_uniform: float | None = None  # mean log(visible keys): the maximum
+    attn_max_prob: list[float] | None = None
+    logit_var: list[float] | None = None  # Var of the pre-softmax logits
+
+
+PER_HEAD_KEYS = ("attn_entropy", "attn_max_prob", "logit_var")
+EXTRA_KEYS = (*PER_HEAD_KEYS, "attn_entropy_uniform")
 
 
 @dataclass
@@ -92,6 +105,7 @@ class Summary:
     forward: DirectionSummary
     backward: DirectionSummary | None
     notes: list[str] = field(default_factory=list)
+    blocks: list[BlockVerdict] = field(default_factory=list)  # per stage of residual blocks
 
 
 @dataclass
@@ -109,12 +123,20 @@ class RunResult:
     layers: list[LayerStats]
     summary: Summary
     seeds: int = 1  # draws averaged into these numbers (--seeds)
+    scheme: str | None = None  # --scheme (initcli.schemes); in the JSON only when given
     samples: list[LayerSamples] = field(default_factory=list, repr=False)
+    blocks: list[BlockStats] = field(default_factory=list)  # residual blocks, in order
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object and ``stats.json``: everything but the raw samples."""
         data = asdict(self)
         data.pop("samples")
+        if data["scheme"] is None:
+            del data["scheme"]
+        for layer in data["layers"]:  # attention keys only on the rows that have them
+            for key in EXTRA_KEYS:
+                if layer.get(key, 0) is None:
+                    del layer[key]
         return data
 
 
@@ -156,12 +178,48 @@ class StatsCollector:
         self.samples: list[LayerSamples] = []
         self._by_name: dict[str, int] = {}
         self.keep_samples = keep_samples
+        self.blocks: list[BlockStats] = []
+        self._block_by_name: dict[str, int] = {}
 
-    def add(self, step: ForwardStep | BackwardStep) -> None:
+    def add(self, step: Step) -> None:
         if isinstance(step, ForwardStep):
             self._forward(step)
-        else:
+        elif isinstance(step, BackwardStep):
             self._backward(step)
+        elif isinstance(step, BlockForwardStep):
+            self._block_forward(step)
+        else:
+            self._block_backward(step)
+
+    def _block_forward(self, step: BlockForwardStep) -> None:
+        from initcli.layers.residual import ResidualLayer
+
+        layer = step.layer
+        assert isinstance(layer, ResidualLayer)
+        out = channel_moments(step.output)
+        branch = channel_moments(step.branch)
+        stats = BlockStats(
+            index=len(self.blocks) + 1,  # arrival order; renumbered in network order later
+            name=layer.name,
+            scale=layer.scale,
+            branch_input_scale=layer.input_scale,
+            shortcut=layer.shortcut.name if layer.shortcut is not None else "identity",
+            out_shape=list(layer.out_shape),
+            avg_channel_sq_mean=out.sq_mean,
+            avg_channel_var=out.var,
+            branch_avg_channel_var=branch.var,
+            second_moment=out.second_moment,
+            branch_second_moment=branch.second_moment,
+            finite=out.finite and branch.finite,
+        )
+        self._block_by_name[layer.name] = len(self.blocks)
+        self.blocks.append(stats)
+
+    def _block_backward(self, step: BlockBackwardStep) -> None:
+        stats = self.blocks[self._block_by_name[step.layer.name]]
+        grad = moments(step.grad_output)
+        stats.grad_var = grad.var
+        stats.finite = stats.finite and grad.finite
 
     def _forward(self, step: ForwardStep) -> None:
         layer = step.layer
@@ -199,6 +257,11 @@ class StatsCollector:
             finite=preact.finite and act.finite,
             input_var=moments(step.inputs).var if info.reports_input else None,
         )
+        if step.extra:
+            for key, value in step.extra.items():
+                if key not in EXTRA_KEYS:
+                    raise AssertionError(f"{layer.name}: unknown statistic {key}")
+                setattr(stats, key, value)
         self._by_name[layer.name] = len(self.layers)
         self.layers.append(stats)
         if self.keep_samples:
