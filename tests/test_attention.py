@@ -411,3 +411,23 @@ def test_layout_rule_keeps_conv_errors_and_input_layout_forces_channels() -> Non
         )
     net = network("input: {shape: [4, 10]}\nlayers:\n  - {type: dense, units: 3}\n")
     assert net.layers[0].out_shape == (4, 3) and net.layers[0].layout == "sequence"
+
+
+def test_layernorm_on_a_sequence_normalizes_each_token_as_torch_layernorm() -> None:
+    net = network(
+        "input: {shape: [5, 6], layout: sequence}\nlayers:\n  - {type: layernorm}\n"
+        "  - {type: dense, units: 3}\n"
+    )
+    norm = net.layers[0]
+    assert norm.layout == "sequence" and norm.parameter_shapes()["weight"] == (6,)
+    rng = np.random.default_rng(0)
+    params = sample_parameters(net, rng, np.float64)
+    x = rng.standard_normal((4, 5, 6)) * 3 + 1
+    grad = rng.standard_normal((4, 5, 6))
+    out, grad_x, _ = forward_backward(norm, params, x, grad)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    ln = torch.nn.LayerNorm(6, eps=norm.eps, dtype=torch.float64)
+    yt = ln(xt)
+    yt.backward(torch.from_numpy(grad))
+    np.testing.assert_allclose(out, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
