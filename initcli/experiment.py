@@ -27,7 +27,14 @@ from initcli.propagate import (
     sample_input,
     sample_parameters,
 )
-from initcli.stats import LayerStats, RunResult, StatsCollector, fill_ratios, summarize
+from initcli.stats import (
+    PER_HEAD_KEYS,
+    LayerStats,
+    RunResult,
+    StatsCollector,
+    fill_ratios,
+    summarize,
+)
 
 DTYPES: dict[str, Any] = {"float32": np.float32, "float64": np.float64}
 MEMORY_HEADROOM = 0.8  # refuse a run whose estimate exceeds this share of available memory
@@ -42,6 +49,7 @@ class RunOptions:
     bias_init: str | None = None  # replaces the spec's default bias initializer
     with_grad: bool = True
     keep_samples: bool = True
+    scheme: str | None = None  # --scheme: initcli.schemes rewrites the spec's inits first
 
 
 def available_memory() -> int | None:
@@ -113,6 +121,11 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     batch = spec.batch if options.batch is None else options.batch
     if batch < 1:
         raise InitcliError(f"--batch {batch} must be at least 1", EXIT_BAD_USAGE)
+    scheme_notes: list[str] = []
+    if options.scheme is not None:
+        from initcli.schemes import apply_scheme
+
+        spec, scheme_notes = apply_scheme(spec, options.scheme, options.init)
     network = build_network(spec, init=options.init, bias_init=options.bias_init)
     if not any(layer.parameter_shapes() for layer in network.walk()):
         raise InitcliError(
@@ -124,7 +137,9 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     dtype = DTYPES[options.dtype]
     rng = np.random.default_rng(options.seed)
     params = sample_parameters(network, rng, dtype)
-    inputs = sample_input(network.input_shape, batch, spec.input_distribution, rng, dtype)
+    inputs = sample_input(
+        network.input_shape, batch, spec.input_distribution, rng, dtype, spec.input_vocab
+    )
     input_moments = moments(inputs)
     output_grad = None
     output_grad_var = None
@@ -141,6 +156,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     theory_notes: list[str] = []
     attach_theory(network, layers, batch, theory_notes, blocks)
     summary = summarize(layers, input_moments.var, output_grad_var)
+    summary.notes.extend(scheme_notes)
     summary.blocks = judge_blocks(blocks)
     summary.notes.extend(network.notes)
     summary.notes.extend(theory_notes)
@@ -158,6 +174,7 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
         layers=layers,
         summary=summary,
         samples=collector.samples,
+        scheme=options.scheme,
         blocks=blocks,
     )
 
@@ -315,6 +332,10 @@ def aggregate(draws: list[RunResult]) -> RunResult:
             if isinstance(value, float):
                 column = [getattr(v, name) for v in values]
                 setattr(merged, name, float(np.mean(column)))
+        for name in PER_HEAD_KEYS:  # per-head lists: the mean of each head over the draws
+            if getattr(layer, name) is not None:
+                heads = np.mean([getattr(v, name) for v in values], axis=0)
+                setattr(merged, name, [float(h) for h in heads])
         merged.finite = all(v.finite for v in values)
         merged.spread = {
             key: [min(getattr(v, key) for v in values), max(getattr(v, key) for v in values)]

@@ -18,7 +18,7 @@ from initcli import layers as layer_kinds
 from initcli.activations import Activation, resolve_activation
 from initcli.errors import EXIT_BAD_DATA, InitcliError
 from initcli.initializers import Initializer, resolve_initializer
-from initcli.layers.base import BuildContext, Layer
+from initcli.layers.base import TOKENS, BuildContext, Layer
 from initcli.layers.chain import Chain
 from initcli.network_spec import LayerSpec, Location, NetworkSpec
 
@@ -174,6 +174,10 @@ def build_network(
             "[channels, length] or [channels, height, width] of positive ints",
             EXIT_BAD_DATA,
         )
+    if spec.input_distribution == "tokens":
+        context = dataclasses.replace(context, in_layout=TOKENS, input_vocab=spec.input_vocab)
+    elif spec.input_layout is not None:
+        context = dataclasses.replace(context, in_layout=spec.input_layout)
     built = build_chain(spec.layers, spec.input_shape, "the input", context)
     notes = tuple(note for layer in built for note in layer.notes())
     return Network(spec.name, spec.input_shape, built, notes)
@@ -185,13 +189,34 @@ def build_chain(
     source: str,
     context: BuildContext,
 ) -> tuple[Layer, ...]:
-    """Layers one after another, each fed by the one before (``source`` feeds the first)."""
+    """Layers one after another, each fed by the one before (``source`` feeds the first).
+
+    Each layer is built with ``in_layout`` = the layout of its input (``context.in_layout``
+    for the first): a layer's own :attr:`Layer.layout`, else its input's, carried on while
+    the shape stays 2-D (see :mod:`initcli.layers.base`). Token ids reach only an
+    embedding: any other kind fed tokens is refused here.
+    """
     built: list[Layer] = []
     shape = in_shape
+    layout = context.in_layout
     for index, layer_spec in enumerate(specs, start=1):
-        layer = context.build_child(layer_spec, index, shape, source)
+        kind = layer_kinds.kind_of(layer_spec.type)
+        if layout == TOKENS and not getattr(kind, "accepts_tokens", False):
+            raise InitcliError(
+                f"{layer_spec.location}: {layer_spec.name}: {source} gives token ids "
+                f"(input distribution: tokens), which a {layer_spec.type} layer cannot take; "
+                "put '- {type: embedding, vocab: V, dim: D}' before it",
+                EXIT_BAD_DATA,
+            )
+        layer = kind.build(
+            layer_spec, index, shape, source, dataclasses.replace(context, in_layout=layout)
+        )
         built.append(layer)
         shape, source = layer.out_shape, layer_spec.name
+        if layer.layout is not None:
+            layout = layer.layout
+        elif len(shape) != 2 and layout != TOKENS:
+            layout = None
     return tuple(built)
 
 

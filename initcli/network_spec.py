@@ -66,9 +66,10 @@ MAX_LAYERS = 10_000  # after `repeat`; refused before expanding so `repeat: 1e12
 MAX_FILE_BYTES = 4_000_000  # a network spec is a few KB; anything this large is the wrong file
 
 LAYER_TYPES = layer_kinds.LAYER_TYPES
-INPUT_DISTRIBUTIONS = ("normal", "uniform")
+INPUT_DISTRIBUTIONS = ("normal", "uniform", "tokens")
+INPUT_LAYOUTS = ("channels", "sequence")  # of a 2-D input; see initcli.layers.base
 TOP_KEYS = ("name", "input", "batch", "init", "bias_init", "layers")
-INPUT_KEYS = ("shape", "distribution")
+INPUT_KEYS = ("shape", "distribution", "vocab", "layout")
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     name: kind.keys for name, kind in layer_kinds.REGISTRY.items()
 }
@@ -117,6 +118,8 @@ class NetworkSpec:
     bias_init: str
     layers: tuple[LayerSpec, ...]
     key_locations: dict[str, Location] = field(default_factory=dict, compare=False)
+    input_vocab: int | None = None  # distribution tokens: ids uniform in [0, vocab)
+    input_layout: str | None = None  # a 2-D input's "channels" | "sequence"; None: undecided
 
     def where(self, key: str) -> Location:
         """Location of a top-level key such as ``batch`` or ``input.shape`` (else the file)."""
@@ -256,7 +259,7 @@ def _network(root: Node | None, path: str, default_name: str) -> NetworkSpec:
         name = read_name(entries["name"].value, entries["name"].loc, "name: mlp_tanh")
     if "input" not in entries:
         raise missing(top, "input", "input: {shape: [512], distribution: normal}")
-    input_shape, distribution = _input(entries["input"], locations)
+    input_shape, distribution, vocab, layout = _input(entries["input"], locations)
     batch = DEFAULT_BATCH
     if "batch" in entries:
         batch = read_int(entries["batch"].value, entries["batch"].loc, 1, "batch: 256")
@@ -286,10 +289,14 @@ def _network(root: Node | None, path: str, default_name: str) -> NetworkSpec:
         bias_init=bias_init,
         layers=_expand(templates, ""),
         key_locations=locations,
+        input_vocab=vocab,
+        input_layout=layout,
     )
 
 
-def _input(entry: Entry, locations: dict[str, Location]) -> tuple[tuple[int, ...], str]:
+def _input(
+    entry: Entry, locations: dict[str, Location]
+) -> tuple[tuple[int, ...], str, int | None, str | None]:
     require_mapping(entry.value, entry.loc, "input: {shape: [512], distribution: normal}")
     fields = mapping(entry.value, entry.loc, "input")
     check_keys(fields, INPUT_KEYS, "in input")
@@ -312,7 +319,34 @@ def _input(entry: Entry, locations: dict[str, Location]) -> tuple[tuple[int, ...
     if "distribution" in fields:
         field_ = fields["distribution"]
         distribution = read_choice(field_.value, field_.loc, INPUT_DISTRIBUTIONS, "distribution")
-    return shape, distribution
+    vocab = None
+    if distribution == "tokens":
+        if "vocab" not in fields:
+            raise missing(entry.loc, "vocab", "vocab: 1000 (token ids are uniform in [0, vocab))")
+        vocab = read_int(fields["vocab"].value, fields["vocab"].loc, 1, "vocab: 1000")
+        if len(shape) != 1:
+            raise error(
+                shape_loc,
+                f"token ids are one sequence per example: shape is [tokens], got {list(shape)}; "
+                "write shape: [128]",
+            )
+    elif "vocab" in fields:
+        raise error(
+            fields["vocab"].loc,
+            "vocab is only for distribution: tokens; remove it or set distribution: tokens",
+        )
+    layout = None
+    if "layout" in fields:
+        layout = read_choice(fields["layout"].value, fields["layout"].loc, INPUT_LAYOUTS, "layout")
+        if len(shape) != 2 or distribution == "tokens":
+            raise error(
+                fields["layout"].loc,
+                f"layout says how to read a 2-D input ([channels, length] or [tokens, "
+                f"features]) but the input is {list(shape)}"
+                + (" token ids" if distribution == "tokens" else "")
+                + "; remove layout",
+            )
+    return shape, distribution, vocab, layout
 
 
 @dataclass(frozen=True)

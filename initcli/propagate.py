@@ -78,10 +78,19 @@ def sample_parameters(network: Network, rng: np.random.Generator, dtype: type) -
 
 
 def sample_input(
-    shape: tuple[int, ...], batch: int, distribution: str, rng: np.random.Generator, dtype: type
+    shape: tuple[int, ...],
+    batch: int,
+    distribution: str,
+    rng: np.random.Generator,
+    dtype: type,
+    vocab: int | None = None,
 ) -> np.ndarray:
-    """A batch of unit-variance, zero-mean examples: N(0, 1) or U(-sqrt(3), sqrt(3))."""
+    """A batch of unit-variance, zero-mean examples: N(0, 1) or U(-sqrt(3), sqrt(3)); or,
+    for ``distribution == "tokens"``, int64 token ids uniform in [0, vocab)."""
     full = (batch, *shape)
+    if distribution == "tokens":
+        assert vocab is not None
+        return rng.integers(0, vocab, size=full, dtype=np.int64)
     if distribution == "uniform":
         x = rng.random(full, dtype=dtype)
         x *= 2 * SQRT3

@@ -123,6 +123,30 @@ def backward_table(result: RunResult, title: str | None = None) -> Table:
     return table
 
 
+def attention_table(result: RunResult, title: str | None = None) -> Table | None:
+    """One row per head of every attention layer (its ``.o`` row's numbers), or None."""
+    rows = [layer for layer in result.layers if layer.attn_entropy is not None]
+    if not rows:
+        return None
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in ("#", "attention", "head", "entropy", "uniform max", "max prob", "Var logits"):
+        table.add_column(name, justify="left" if name == "attention" else "right")
+    for layer in rows:
+        assert layer.attn_entropy is not None and layer.attn_max_prob is not None
+        assert layer.logit_var is not None
+        for head, entropy in enumerate(layer.attn_entropy, start=1):
+            table.add_row(
+                str(layer.index),
+                layer.name.rsplit(".", 1)[0],
+                str(head),
+                fmt(entropy),
+                fmt(layer.attn_entropy_uniform),
+                fmt(layer.attn_max_prob[head - 1]),
+                fmt(layer.logit_var[head - 1]),
+            )
+    return table
+
+
 def verdict_line(label: str, summary: DirectionSummary) -> Text:
     text = Text(f"{label}: ")
     text.append(summary.verdict, style=f"bold {VERDICT_STYLE.get(summary.verdict, '')}")
@@ -190,12 +214,24 @@ def print_result(console: Console, result: RunResult) -> None:
         f"{result.name}: init {same_init or 'per layer'}, bias {result.bias_init}"
         + (f", activation {same_activation}" if same_activation else "")
         + f", batch {result.batch}, {draws}, {result.dtype}"
+        + (f", scheme {result.scheme}" if result.scheme else "")
     )
+    if result.scheme:
+        from initcli.schemes import SCHEMES
+
+        title += f"\nscheme {result.scheme}: {SCHEMES[result.scheme].rule}"
     console.print(forward_table(result, f"{title}\nforward (ratio: this layer over the last)"))
     if any(layer.grad_var is not None for layer in result.layers):
         console.print(
             backward_table(result, "backward, dL/d(output) ~ N(0, 1) (Var ∂L/∂W sums the batch)")
         )
+    attention = attention_table(
+        result,
+        "attention at step 0, per head (mean over batch and queries; entropy in nats, "
+        "uniform max = mean log(keys seen))",
+    )
+    if attention is not None:
+        console.print(attention)
     if result.blocks:
         console.print(
             block_table(

@@ -48,13 +48,16 @@ def to_csv(
     layers: Sequence[LayerStats] | Sequence[BlockStats], extra: dict[str, object] | None = None
 ) -> str:
     """One row per layer (or block), the same keys as the JSON ``layers`` (``blocks``),
-    lists joined by 'x'."""
+    lists joined by 'x' (attention's per-head lists by ';'; their columns only when some
+    row has them)."""
     from initcli.block_stats import BlockStats
-    from initcli.stats import LayerStats
+    from initcli.stats import EXTRA_KEYS, LayerStats
 
     names = [
         f.name
         for f in fields(BlockStats if layers and isinstance(layers[0], BlockStats) else LayerStats)
+        if f.name not in EXTRA_KEYS
+        or any(getattr(layer, f.name, None) is not None for layer in layers)
     ]
     prefix = list(extra or {})
     buffer = io.StringIO()
@@ -65,7 +68,9 @@ def to_csv(
         values: list[object] = list((extra or {}).values())
         for name in names:
             value = row[name]
-            if isinstance(value, list):
+            if isinstance(value, list) and name in EXTRA_KEYS:  # per head
+                value = ";".join(repr(v) for v in value)
+            elif isinstance(value, list):
                 value = "x".join(str(v) for v in value)
             elif value is None:
                 value = ""

@@ -70,6 +70,16 @@ class LayerStats:
     spread: dict[str, list[float]] | None = None  # with --seeds K: [min, max] over the draws
     input_var: float | None = None  # Var of the layer's input (norm layers; None for others)
     block: int | None = None  # 1-based index of the residual block it is in; None outside
+    # attention (the ``.o`` row of an attention layer; None elsewhere), per head, averaged
+    # over the batch and query positions: see initcli.layers.attention
+    attn_entropy: list[float] | None = None  # nats
+    attn_entropy_uniform: float | None = None  # mean log(visible keys): the maximum
+    attn_max_prob: list[float] | None = None
+    logit_var: list[float] | None = None  # Var of the pre-softmax logits
+
+
+PER_HEAD_KEYS = ("attn_entropy", "attn_max_prob", "logit_var")
+EXTRA_KEYS = (*PER_HEAD_KEYS, "attn_entropy_uniform")
 
 
 @dataclass
@@ -113,6 +123,7 @@ class RunResult:
     layers: list[LayerStats]
     summary: Summary
     seeds: int = 1  # draws averaged into these numbers (--seeds)
+    scheme: str | None = None  # --scheme (initcli.schemes); in the JSON only when given
     samples: list[LayerSamples] = field(default_factory=list, repr=False)
     blocks: list[BlockStats] = field(default_factory=list)  # residual blocks, in order
 
@@ -120,6 +131,12 @@ class RunResult:
         """The ``--json`` object and ``stats.json``: everything but the raw samples."""
         data = asdict(self)
         data.pop("samples")
+        if data["scheme"] is None:
+            del data["scheme"]
+        for layer in data["layers"]:  # attention keys only on the rows that have them
+            for key in EXTRA_KEYS:
+                if layer.get(key, 0) is None:
+                    del layer[key]
         return data
 
 
@@ -240,6 +257,11 @@ class StatsCollector:
             finite=preact.finite and act.finite,
             input_var=moments(step.inputs).var if info.reports_input else None,
         )
+        if step.extra:
+            for key, value in step.extra.items():
+                if key not in EXTRA_KEYS:
+                    raise AssertionError(f"{layer.name}: unknown statistic {key}")
+                setattr(stats, key, value)
         self._by_name[layer.name] = len(self.layers)
         self.layers.append(stats)
         if self.keep_samples:

@@ -46,6 +46,13 @@ def compare(
         "--spectrum",
         help="Compare the singular values of the input-output Jacobian instead of variances.",
     ),
+    scheme: str | None = typer.Option(
+        None,
+        "--scheme",
+        help="Rescale every run's inits per a paper: gpt2, t_fixup, deepnet or mup. A SPEC "
+        "written scheme:NAME (scheme:none: the spec as written) runs the spec's own inits "
+        "under that scheme, so schemes go side by side.",
+    ),
 ) -> None:
     """Run the same network with each initializer and put the statistics side by side.
 
@@ -55,10 +62,30 @@ def compare(
     from initcli.initializers import resolve_initializer
     from initcli.network_spec import load_spec
     from initcli.report import compare_table, verdict_line
+    from initcli.schemes import SCHEMES
 
     for text in specs:
+        if text.startswith("scheme:"):
+            name = text.removeprefix("scheme:")
+            if name != "none" and name not in SCHEMES:
+                raise InitcliError(
+                    f"SPEC {text!r}: unknown scheme; use scheme:none or one of "
+                    + ", ".join(f"scheme:{n}" for n in SCHEMES),
+                    EXIT_BAD_USAGE,
+                )
+            if config is None:
+                raise InitcliError(
+                    f"SPEC {text!r} runs a spec's own inits under a scheme; give --config",
+                    EXIT_BAD_USAGE,
+                )
+            continue
         with error_context("SPEC"):
             resolve_initializer(text)  # refuse a bad SPEC before any work
+    if scheme is not None and scheme not in SCHEMES:
+        raise InitcliError(
+            f"--scheme: unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}",
+            EXIT_BAD_USAGE,
+        )
     stack_flags = {"--activation": activation, "--depth": depth, "--width": width}
     if config is not None:
         given = [flag for flag, value in stack_flags.items() if value is not None]
@@ -96,9 +123,26 @@ def compare(
         return
     results = []
     for text in specs:
-        options = RunOptions(seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False)
-        results.append(run_seeds(spec, options, seeds))
+        if text.startswith("scheme:"):
+            name = text.removeprefix("scheme:")
+            options = RunOptions(
+                seed=seed,
+                batch=batch,
+                dtype=dtype,
+                keep_samples=False,
+                scheme=None if name == "none" else name,
+            )
+            result = run_seeds(spec, options, seeds)
+            result.init = text  # the column's label: which scheme, not the spec's default
+        else:
+            options = RunOptions(
+                seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False, scheme=scheme
+            )
+            result = run_seeds(spec, options, seeds)
+        results.append(result)
     title = f"{spec.name}: {' vs '.join(specs)} (batch {results[0].batch}, seed {seed})"
+    if scheme is not None:
+        title += f"\nscheme {scheme}: {SCHEMES[scheme].rule}"
     written: list[Path] = []
     if not no_plots:
         from initcli.outputs import ensure_directory, save_figure, unique_path
@@ -122,6 +166,7 @@ def compare(
                 "runs": [
                     {
                         "init": r.init,
+                        **({"scheme": r.scheme} if r.scheme else {}),
                         "layers": r.to_dict()["layers"],
                         "blocks": r.to_dict()["blocks"],
                         "summary": r.to_dict()["summary"],

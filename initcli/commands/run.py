@@ -81,6 +81,11 @@ def run(
     input_data: Path | None = typer.Option(
         None, "--input", help="PyTorch model: an input batch (.npy, batch axis first)."
     ),
+    scheme: str | None = typer.Option(
+        None,
+        "--scheme",
+        help="Rescale the spec's inits per a paper: gpt2, t_fixup, deepnet or mup.",
+    ),
 ) -> None:
     """Sample weights, push a random batch forward and a random gradient back, and report
     per-layer variances with a verdict on vanishing or exploding signals.
@@ -147,6 +152,7 @@ def run(
         bias_init=bias_init,
         with_grad=not no_grad,
         keep_samples=not no_plots,
+        scheme=scheme,
     )
     result = run_seeds(spec, options, seeds)
     result.summary.notes.extend(notes)

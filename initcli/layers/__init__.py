@@ -10,9 +10,11 @@ the built layers; nothing else switches on a layer's type.
 from __future__ import annotations
 
 from initcli.layers import (
+    attention,
     batchnorm,
     convolution,
     dense,
+    embedding,
     flatten,
     group,
     layernorm,
@@ -27,6 +29,9 @@ _KINDS: tuple[LayerKind, ...] = (
     convolution.CONV1D,
     convolution.CONV2D,
     flatten.KIND,
+    embedding.EMBEDDING,
+    embedding.POSITIONAL,
+    attention.KIND,
     batchnorm.KIND,
     layernorm.KIND,
     rmsnorm.KIND,

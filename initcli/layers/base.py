@@ -16,6 +16,17 @@ propagation moves on and frees it; a composite runs its children with ``yield fr
 
 Conventions: the batch axis first, channels first (``(B, F)``, ``(B, C, L)``,
 ``(B, C, H, W)``); weights in PyTorch layout ``(out, in, *kernel)``.
+
+Layouts of a 2-D per-example shape: ``(channels, length)`` for convolutions
+(:data:`CHANNELS`) or ``(tokens, features)`` for sequence layers (:data:`SEQUENCE`: dense on
+every token as ``torch.nn.Linear``, attention, layernorm, positional embeddings). A built
+layer says the layout of its output in :attr:`Layer.layout` (None: the same as its input's,
+or a 1-D/3-D shape that has no choice); :func:`initcli.network.build_chain` hands each
+layer the layout of its input in :attr:`BuildContext.in_layout`. The input's layout is
+``input.layout`` when the spec gives it, else None: undecided, so the first layer that
+consumes it decides (conv1d reads channels, sequence layers read tokens x features).
+Token ids (``input.distribution: tokens``) have the layout :data:`TOKENS`: only an
+embedding takes them.
 """
 
 from __future__ import annotations
@@ -37,6 +48,9 @@ if TYPE_CHECKING:
     from initcli.yamlnodes import Fields
 
 Array = np.ndarray
+CHANNELS = "channels"  # (channels, length): conv1d's input and output
+SEQUENCE = "sequence"  # (tokens, features): dense per token, attention, layernorm
+TOKENS = "tokens"  # (tokens,) integer ids: the input of an embedding
 DType = type  # a numpy scalar type (np.float32); named so Layer.type does not shadow it
 Params = Mapping[str, Array]  # one layer's parameters by name ("weight", "bias", ...)
 
@@ -54,6 +68,9 @@ class ForwardStep:
     inputs: Array  # x, the layer's input batch
     preact: Array  # z (dense/conv: W x + b)
     act: Array  # phi(z), the layer's output
+    # Numbers a kind reports beyond the common ones, by LayerStats field name (attention:
+    # attn_entropy, attn_max_prob, logit_var, ...); None for most layers.
+    extra: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,6 +230,10 @@ class BuildContext:
     bias_init: Callable[[LayerSpec], Initializer]
     activation: Callable[[LayerSpec], Activation]
     build_child: Callable[[LayerSpec, int, tuple[int, ...], str], Layer]  # as LayerKind.build
+    # The layout of the layer's input (CHANNELS, SEQUENCE, TOKENS, or None: undecided or
+    # not 2-D); build_chain sets it for each layer it builds.
+    in_layout: str | None = None
+    input_vocab: int | None = None  # the network input's vocab when it is token ids
     # Scratch the kinds share during one build, keyed by the kind that owns the entry (the
     # residual kind keeps NF-ResNet's expected stream variance of each block here, so a
     # block with ``branch_input_scale: beta`` knows the variance of the block before it).
@@ -244,6 +265,8 @@ class Layer:
     index: int
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
+    # Layout of out_shape (CHANNELS, SEQUENCE, TOKENS); None: the input's layout carries on.
+    layout: str | None = None
 
     @property
     def name(self) -> str:

@@ -17,7 +17,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from initcli import conv
-from initcli.layers.base import Array, BuildContext, fmt_shape, layer_error
+from initcli.layers.base import CHANNELS, SEQUENCE, Array, BuildContext, fmt_shape, layer_error
 from initcli.layers.common import COMMON_KEYS, WEIGHTED_KEYS, parse_weighted, with_initializers
 from initcli.layers.weighted import WeightedLayer
 from initcli.yamlnodes import STR, Fields, closest_hint, error, read_sizes, show
@@ -271,6 +271,7 @@ class ConvKind:
             index,
             in_shape,
             (spec.units, *out),
+            CHANNELS if rank == 1 else None,
             weight_shape=(spec.units, in_shape[0], *kernel),
             stride=stride,
             dilation=dilation,
@@ -285,6 +286,13 @@ class ConvKind:
         source: str,
         context: BuildContext,
     ) -> ConvLayer:
+        if self.rank == 1 and context.in_layout == SEQUENCE:
+            raise layer_error(
+                spec,
+                f"{self.type} reads (channels, length) but {source} gives a sequence "
+                f"(tokens, features) {fmt_shape(in_shape)}; convolve before the sequence "
+                "layers, or set input.layout: channels",
+            )
         layer = with_initializers(self.infer(spec, index, in_shape, source), spec, context)
         assert isinstance(layer, ConvLayer)
         return layer

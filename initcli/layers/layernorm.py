@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from initcli.layers.base import BuildContext, fmt_shape, layer_error
+from initcli.layers.base import SEQUENCE, BuildContext, fmt_shape, layer_error
 from initcli.layers.normalization import (
     NORM_KEYS,
     NormLayer,
@@ -55,15 +55,19 @@ class LayerNormKind:
                 f"{fmt_shape(in_shape)}: one value, whose normalized form is always 0; "
                 "give it a wider input or remove the layer",
             )
+        # On a sequence (tokens, features): per token over the features, as a transformer's
+        # torch.nn.LayerNorm(features) / RMSNorm(features) (see initcli.layers.base).
+        per_token = context.in_layout == SEQUENCE and len(in_shape) == 2
         return LayerNormLayer(
             spec,
             index,
             in_shape,
             in_shape,
+            SEQUENCE if per_token else None,
             eps=norm_eps(spec),
             activation=context.activation(spec),
-            param_shape=in_shape,
-            norm_axes=tuple(range(1, len(in_shape) + 1)),
+            param_shape=in_shape[-1:] if per_token else in_shape,
+            norm_axes=(2,) if per_token else tuple(range(1, len(in_shape) + 1)),
         )
 
 

@@ -98,6 +98,11 @@ class NormLayer(Layer):
         return True
 
     @property
+    def per_token(self) -> bool:
+        """On a sequence (tokens, features): statistics per token over the features."""
+        return self.norm_axes == (2,) and len(self.param_shape) == 1 < len(self.in_shape)
+
+    @property
     def group_size(self) -> int:
         """Values per group for a batch of one (batchnorm multiplies by the batch)."""
         return math.prod(self.in_shape[a - 1] for a in self.norm_axes if a > 0)
@@ -135,12 +140,14 @@ class NormLayer(Layer):
 
     def _broadcast(self, value: Array, ndim: int) -> Array:
         """gamma/beta shaped to multiply a batched (B, *in_shape) tensor."""
-        if len(self.param_shape) == len(self.in_shape):  # layernorm, rmsnorm: over in_shape
-            return value
+        if len(self.param_shape) == len(self.in_shape) or self.per_token:
+            return value  # layernorm, rmsnorm: over in_shape, or per token over features
         return value.reshape((-1,) + (1,) * (ndim - 2))  # batchnorm: per channel
 
     def _param_axes(self, ndim: int) -> tuple[int, ...]:
         """Axes of the batched tensor gamma is shared over (summed for its gradient)."""
+        if self.per_token:
+            return (0, 1)  # every token of every example
         if len(self.param_shape) == len(self.in_shape):
             return (0,)
         return (0, *range(2, ndim))

@@ -60,14 +60,11 @@ def build_list(
     source: str,
     context: BuildContext,
 ) -> tuple[Layer, ...]:
-    """Layers one after another (as :func:`initcli.network.build_chain`)."""
-    built: list[Layer] = []
-    shape = in_shape
-    for position, child in enumerate(specs, start=1):
-        layer = context.build_child(child, position, shape, source)
-        built.append(layer)
-        shape, source = layer.out_shape, child.name
-    return tuple(built)
+    """Layers one after another: :func:`initcli.network.build_chain`, which also hands
+    each layer the layout of its input (``context.in_layout``: a sequence stays one)."""
+    from initcli.network import build_chain
+
+    return build_chain(specs, in_shape, source, context)
 
 
 def chain_of(spec: LayerSpec, layers: tuple[Layer, ...], in_shape: tuple[int, ...]) -> Chain:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from initcli.layers.base import BuildContext
+from initcli.layers.base import SEQUENCE, BuildContext
 from initcli.layers.normalization import (
     NORM_KEYS,
     NormLayer,
@@ -50,15 +50,19 @@ class RMSNormKind:
         source: str,
         context: BuildContext,
     ) -> RMSNormLayer:
+        # On a sequence (tokens, features): per token over the features, as a transformer's
+        # torch.nn.LayerNorm(features) / RMSNorm(features) (see initcli.layers.base).
+        per_token = context.in_layout == SEQUENCE and len(in_shape) == 2
         return RMSNormLayer(
             spec,
             index,
             in_shape,
             in_shape,
+            SEQUENCE if per_token else None,
             eps=norm_eps(spec),
             activation=context.activation(spec),
-            param_shape=in_shape,
-            norm_axes=tuple(range(1, len(in_shape) + 1)),
+            param_shape=in_shape[-1:] if per_token else in_shape,
+            norm_axes=(2,) if per_token else tuple(range(1, len(in_shape) + 1)),
             centered=False,
         )
 
