@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from initcli.console import console, print_json
-from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
 
 DEFAULT_DEPTH = 20
 DEFAULT_WIDTH = 512
@@ -41,46 +40,41 @@ def compare(
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the overlay plot."),
     force: bool = typer.Option(False, "--force", help="Replace a plot of the same name."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+    allow_long: bool = typer.Option(
+        False,
+        "--allow-long",
+        help="Run even a job refused up front as too long (over 10000 layers, over 1000 "
+        "seeds, or an estimated 10 minutes).",
+    ),
 ) -> None:
     """Run the same network with each initializer and put the statistics side by side.
 
     Example: initcli compare xavier he --activation relu --depth 20 --width 512
     """
-    from initcli.experiment import RunOptions, dense_stack_spec, run_seeds
-    from initcli.initializers import resolve_initializer
+    from initcli.experiment import RunOptions, run_jobs
+    from initcli.options import Stack, prepare_compare
+    from initcli.progress import progress, wanted
     from initcli.report import compare_table, verdict_line
-    from initcli.spec import load_spec
 
-    for text in specs:
-        with error_context("SPEC"):
-            resolve_initializer(text)  # refuse a bad SPEC before any work
-    stack_flags = {"--activation": activation, "--depth": depth, "--width": width}
-    if config is not None:
-        given = [flag for flag, value in stack_flags.items() if value is not None]
-        if given:
-            raise InitcliError(
-                f"{', '.join(given)} only apply to the dense stack, not to --config "
-                f"{str(config)!r}; drop them, or edit the spec",
-                EXIT_BAD_USAGE,
-            )
-        spec = load_spec(config)
-    else:
-        activation = activation or DEFAULT_ACTIVATION
-        from initcli.activations import resolve_activation
-
-        with error_context("--activation"):
-            resolve_activation(activation)
-        spec = dense_stack_spec(
-            depth or DEFAULT_DEPTH, width or DEFAULT_WIDTH, activation, batch or DEFAULT_BATCH
-        )
-    if not no_plots:
-        from initcli.outputs import check_writable
-
-        check_writable(out)
-    results = []
-    for text in specs:
-        options = RunOptions(seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False)
-        results.append(run_seeds(spec, options, seeds))
+    plan = prepare_compare(
+        specs,
+        Stack(activation, depth, width),
+        config,
+        RunOptions(seed=seed, batch=batch, dtype=dtype, keep_samples=False),
+        seeds,
+        out,
+        plots=not no_plots,
+        defaults=(DEFAULT_ACTIVATION, DEFAULT_DEPTH, DEFAULT_WIDTH, DEFAULT_BATCH),
+        allow_long=allow_long,
+    )
+    spec = plan.jobs[0][0]
+    with progress(wanted(as_json, plan.seconds)) as bar:
+        if seeds == 1:
+            bar.start(f"{' vs '.join(specs)}: layers", len(specs) * plan.layers * 2)
+            results = run_jobs(plan.jobs, seeds, on_step=bar.advance)
+        else:
+            bar.start(f"{' vs '.join(specs)}: seeds", len(specs) * seeds)
+            results = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
     title = f"{spec.name}: {' vs '.join(specs)} (batch {results[0].batch}, seed {seed})"
     written: list[Path] = []
     if not no_plots:

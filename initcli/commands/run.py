@@ -65,18 +65,22 @@ def run(
         False, "--force", help="Replace the files of a previous run with the same name."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+    allow_long: bool = typer.Option(
+        False,
+        "--allow-long",
+        help="Run even a job refused up front as too long (over 10000 layers, over 1000 "
+        "seeds, or an estimated 10 minutes).",
+    ),
 ) -> None:
     """Sample weights, push a random batch forward and a random gradient back, and report
     per-layer variances with a verdict on vanishing or exploding signals.
 
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
     """
-    from initcli.experiment import RunOptions, run_seeds
-    from initcli.outputs import check_writable
-    from initcli.spec import load_spec
+    from initcli.experiment import RunOptions, run_jobs
+    from initcli.options import prepare_run
+    from initcli.progress import progress, wanted
 
-    spec = load_spec(config)
-    check_writable(out)
     options = RunOptions(
         seed=seed,
         batch=batch,
@@ -86,7 +90,15 @@ def run(
         with_grad=not no_grad,
         keep_samples=not no_plots,
     )
-    result = run_seeds(spec, options, seeds)
+    plan = prepare_run(config, options, seeds, out, allow_long)
+    spec = plan.jobs[0][0]
+    with progress(wanted(as_json, plan.seconds)) as bar:
+        if seeds == 1:
+            bar.start(f"{spec.name}: layers", plan.layers * (1 if no_grad else 2))
+            (result,) = run_jobs(plan.jobs, seeds, on_step=bar.advance)
+        else:
+            bar.start(f"{spec.name}: seeds", seeds)
+            (result,) = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
     directory = run_directory(out, spec.name, result.init, seed, force)
     written = write_outputs(result, directory, plots=not no_plots)
     if as_json:
