@@ -91,6 +91,10 @@ def run(
         keep_samples=not no_plots,
     )
     plan = prepare_run(config, options, seeds, out, allow_long)
+    if not no_plots:
+        from initcli.plots import preload
+
+        preload()
     spec = plan.jobs[0][0]
     with progress(wanted(as_json, plan.seconds)) as bar:
         if seeds == 1:
