@@ -394,16 +394,18 @@ def aggregate(draws: list[RunResult]) -> RunResult:
     for position, layer in enumerate(base.layers):
         values = [draw.layers[position] for draw in draws]
         merged = replace(layer)
-        for name, value in vars(layer).items():
-            if isinstance(value, float):
-                column = [getattr(v, name) for v in values]
+        for name in vars(layer):
+            # A number can be undefined (None) in some draws only, e.g. a ratio over a
+            # variance that is exactly 0 in one draw: the mean is over the draws defining it.
+            column = [x for v in values if isinstance(x := getattr(v, name), float)]
+            if column:
                 setattr(merged, name, float(np.mean(column)))
         merged.finite = all(v.finite for v in values)
-        merged.spread = {
-            key: [min(getattr(v, key) for v in values), max(getattr(v, key) for v in values)]
-            for key in SPREAD_KEYS
-            if getattr(layer, key) is not None
-        }
+        merged.spread = {}
+        for key in SPREAD_KEYS:
+            defined = [x for v in values if (x := getattr(v, key)) is not None]
+            if defined:
+                merged.spread[key] = [min(defined), max(defined)]
         layers.append(merged)
     fill_ratios(layers)
     input_var = float(np.mean([d.input_var for d in draws]))

@@ -19,11 +19,13 @@ def _layer_params(layer: Layer) -> LayerParams:
     assert layer.weight_shape is not None and layer.init is not None
     assert layer.activation is not None and layer.fans is not None
     weight = layer.init.distribution(layer.weight_shape, "torch", fans=layer.fans)
-    weight_var = weight.std() ** 2
+    weight_std = weight.std()
+    weight_var = weight_std * weight_std  # ** 2 raises OverflowError past 1e154; * gives inf
     bias_var = bias_mean = 0.0
     if layer.bias_init is not None:
         bias = bias_distribution(layer.bias_init, layer.weight_shape[0], layer.fans)
-        bias_var, bias_mean = bias.std() ** 2, bias.mean()
+        bias_std = bias.std()
+        bias_var, bias_mean = bias_std * bias_std, bias.mean()
     out_channels, in_channels, *kernel = layer.weight_shape
     if not kernel:
         return dense_layer(
