@@ -129,20 +129,20 @@ class Distribution:
         """Mean and second moment E[x^2] of the base law."""
         kind = self.base_kind
         if kind == "normal":
-            return self.loc, self.loc**2 + self.scale**2
+            return self.loc, self.loc * self.loc + (self.scale * self.scale)
         if kind == "truncated_normal":
             if self.scale == 0:
-                return self.loc, self.loc**2
+                return self.loc, self.loc * self.loc
             _, mean, var = truncated_standard_moments(*self._standard_bounds())
             m = self.loc + self.scale * mean
-            return m, m * m + self.scale**2 * var
+            return m, m * m + (self.scale * self.scale) * var
         if kind == "uniform":
             lo, hi = self.low, self.high
             return (lo + hi) / 2.0, (lo * lo + lo * hi + hi * hi) / 3.0
         if kind == "constant":
-            return self.loc, self.loc**2
+            return self.loc, self.loc * self.loc
         # orthogonal: a unit vector in R^dim has E[t^2] = 1/dim, and E[t] = 0 by symmetry.
-        return 0.0, self.scale**2 / max(self.dim, 1)
+        return 0.0, (self.scale * self.scale) / max(self.dim, 1)
 
     def _standard_bounds(self) -> tuple[float, float]:
         return (self.low - self.loc) / self.scale, (self.high - self.loc) / self.scale

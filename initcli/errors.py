@@ -23,6 +23,10 @@ class InitcliError(Exception):
         self.message = message
         self.exit_code = exit_code
 
+    def __reduce__(self) -> tuple[type[InitcliError], tuple[str, int]]:
+        """Keep the exit code when a pool worker's error comes back to the parent."""
+        return (InitcliError, (self.message, self.exit_code))
+
     def with_context(self, context: str, exit_code: int | None = None) -> InitcliError:
         """The same error, prefixed by where the bad value came from (``file:line: key``)."""
         return InitcliError(

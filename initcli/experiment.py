@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -113,7 +114,9 @@ def check_memory(network: Network, batch: int, dtype: str, with_grad: bool) -> i
     return estimate
 
 
-def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
+def run_experiment(
+    spec: NetworkSpec, options: RunOptions, on_step: Callable[[], None] | None = None
+) -> RunResult:
     if options.dtype not in DTYPES:
         raise InitcliError(
             f"--dtype {options.dtype!r} is not supported; use float32 or float64", EXIT_BAD_USAGE
@@ -151,6 +154,8 @@ def run_experiment(spec: NetworkSpec, options: RunOptions) -> RunResult:
     for step in propagate(network, params, inputs, output_grad):
         collector.add(step)
         del step  # else the loop variable keeps this step's tensors alive through the next
+        if on_step is not None:
+            on_step()
     layers = collector.finish()
     blocks = order_blocks(network, layers, collector.blocks)
     theory_notes: list[str] = []
@@ -266,32 +271,133 @@ SPREAD_KEYS = ("preact_var", "act_var", "grad_var", "weight_grad_var")
 BLOCK_SPREAD_KEYS = ("avg_channel_sq_mean", "avg_channel_var", "branch_avg_channel_var", "grad_var")
 
 
-def run_seeds(spec: NetworkSpec, options: RunOptions, seeds: int) -> RunResult:
+def run_seeds(
+    spec: NetworkSpec,
+    options: RunOptions,
+    seeds: int,
+    on_step: Callable[[], None] | None = None,
+    on_draw: Callable[[], None] | None = None,
+) -> RunResult:
     """``seeds`` independent draws (seeds ``seed``, ``seed + 1``, ...), aggregated.
 
     Each layer's numbers become the mean over the draws, and ``spread`` holds the
     [min, max] of every variance: deep products of finite random matrices fluctuate from
     draw to draw (a log-normal spread that grows with depth / width), and the user should see
-    by how much. Draw k is exactly ``run --seed seed+k``. Draws run in parallel processes,
-    one per core (as many as fit in memory), each with a single-threaded BLAS: two
-    processes with two BLAS threads each on two cores spin against each other.
+    by how much. Draw k is exactly ``run --seed seed+k``. See :func:`run_jobs`.
+    """
+    return run_jobs([(spec, options)], seeds, on_step, on_draw)[0]
+
+
+def run_jobs(
+    jobs: Sequence[tuple[NetworkSpec, RunOptions]],
+    seeds: int,
+    on_step: Callable[[], None] | None = None,
+    on_draw: Callable[[], None] | None = None,
+) -> list[RunResult]:
+    """Every job ``seeds`` times, one aggregated :class:`RunResult` per job, in order.
+
+    With one seed each job runs here and ``on_step`` is called after each propagation step.
+    With more, all draws of all jobs go to one process pool (one process per core given, as
+    many as fit in memory), each worker with a single-threaded BLAS: two processes with two
+    BLAS threads each on two cores spin against each other. ``on_draw`` is called in this
+    process as each draw completes. Every worker is gone when this returns or raises
+    (including on Ctrl-C).
     """
     if seeds < 1:
         raise InitcliError(f"--seeds {seeds} must be at least 1", EXIT_BAD_USAGE)
-    draws_options = [
-        replace(options, seed=options.seed + k, keep_samples=options.keep_samples and k == 0)
+    if seeds == 1:
+        results = []
+        for spec, options in jobs:
+            results.append(run_experiment(spec, options, on_step))
+            if on_draw is not None:
+                on_draw()
+        return results
+    draws: list[tuple[NetworkSpec, RunOptions]] = [
+        (spec, replace(options, seed=options.seed + k, keep_samples=options.keep_samples and not k))
+        for spec, options in jobs
         for k in range(seeds)
     ]
-    if seeds == 1:
-        return run_experiment(spec, draws_options[0])
-    workers = _parallel_workers(spec, options, seeds)
+    workers = min(_parallel_workers(spec, options, len(draws)) for spec, options in jobs)
+    done: list[RunResult | None] = [None] * len(draws)
     if workers == 1:
-        draws = [run_experiment(spec, draw) for draw in draws_options]
+        for position, (spec, draw) in enumerate(draws):
+            done[position] = run_experiment(spec, draw)
+            if on_draw is not None:
+                on_draw()
     else:
-        context = multiprocessing.get_context("spawn")  # fresh BLAS, reads the env below
-        with _single_threaded_blas(), ProcessPoolExecutor(workers, mp_context=context) as pool:
-            draws = list(pool.map(run_experiment, [spec] * seeds, draws_options))
-    return aggregate(draws)
+        with draw_pool(workers) as pool:
+            with _interrupts_held():  # workers start here; they must not see a Ctrl-C
+                futures = {
+                    pool.submit(run_experiment, spec, draw): position
+                    for position, (spec, draw) in enumerate(draws)
+                }
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                if on_draw is not None:
+                    on_draw()
+    finished = [result for result in done if result is not None]
+    assert len(finished) == len(draws)
+    return [aggregate(finished[k * seeds : (k + 1) * seeds]) for k in range(len(jobs))]
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT in this thread (a no-op off the main thread): processes started inside
+    inherit the held mask, so a Ctrl-C while they start up is raised here, as the block ends."""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (no tracebacks, no orphans)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def draw_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` spawned processes, each with a single-threaded BLAS.
+
+    On the way out, normally or not, the workers are stopped and joined and the pool's
+    queues closed, so no process outlives the command and no semaphore is left behind.
+    """
+    context = multiprocessing.get_context("spawn")  # fresh BLAS, reads the env below
+    with _single_threaded_blas():
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    completed = False
+    try:
+        yield pool
+        completed = True
+    finally:
+        if completed:
+            pool.shutdown(wait=True)
+        else:
+            _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Terminate and join every worker of ``pool`` (an error or Ctrl-C left work queued)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    with suppress(Exception):  # a broken pool has nothing left to wait for
+        pool.shutdown(wait=True)
 
 
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -311,14 +417,22 @@ def _single_threaded_blas() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _parallel_workers(spec: NetworkSpec, options: RunOptions, seeds: int) -> int:
+def cores() -> int:
+    """The cores this process may run on (its affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _parallel_workers(spec: NetworkSpec, options: RunOptions, draws: int) -> int:
     """One process per core, but no more than fit in memory side by side."""
     batch = spec.batch if options.batch is None else options.batch
     network = build_network(spec, init=options.init, bias_init=options.bias_init)
     estimate = check_memory(network, batch, options.dtype, options.with_grad)
     available = _memory_limit_from_environment() or available_memory()
-    fit = seeds if available is None else int(MEMORY_HEADROOM * available // max(estimate, 1))
-    return max(1, min(seeds, os.cpu_count() or 1, fit))
+    fit = draws if available is None else int(MEMORY_HEADROOM * available // max(estimate, 1))
+    return max(1, min(draws, cores(), fit))
 
 
 def aggregate(draws: list[RunResult]) -> RunResult:
@@ -328,20 +442,22 @@ def aggregate(draws: list[RunResult]) -> RunResult:
     for position, layer in enumerate(base.layers):
         values = [draw.layers[position] for draw in draws]
         merged = replace(layer)
-        for name, value in vars(layer).items():
-            if isinstance(value, float):
-                column = [getattr(v, name) for v in values]
+        for name in vars(layer):
+            # A number can be undefined (None) in some draws only, e.g. a ratio over a
+            # variance that is exactly 0 in one draw: the mean is over the draws defining it.
+            column = [x for v in values if isinstance(x := getattr(v, name), float)]
+            if column:
                 setattr(merged, name, float(np.mean(column)))
         for name in PER_HEAD_KEYS:  # per-head lists: the mean of each head over the draws
             if getattr(layer, name) is not None:
                 heads = np.mean([getattr(v, name) for v in values], axis=0)
                 setattr(merged, name, [float(h) for h in heads])
         merged.finite = all(v.finite for v in values)
-        merged.spread = {
-            key: [min(getattr(v, key) for v in values), max(getattr(v, key) for v in values)]
-            for key in SPREAD_KEYS
-            if getattr(layer, key) is not None
-        }
+        merged.spread = {}
+        for key in SPREAD_KEYS:
+            defined = [x for v in values if (x := getattr(v, key)) is not None]
+            if defined:
+                merged.spread[key] = [min(defined), max(defined)]
         layers.append(merged)
     fill_ratios(layers)
     blocks = []

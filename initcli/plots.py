@@ -1,9 +1,14 @@
 """Matplotlib figures of a :class:`~initcli.stats.RunResult` (Agg backend, written atomically).
 
 - ``variance_by_layer.png``: Var z, Var phi(z), Var dL/dz and Var dL/dW per layer on a log
-  scale, theory dashed where known (He et al. 2015, fig. 1 style).
+  scale, theory dashed with crosses on top of the measurements, legend outside the data
+  (He et al. 2015, fig. 1 style).
 - ``activation_histograms.png`` / ``gradient_histograms.png``: per-layer histograms of
-  phi(z) and of dL/dz (Glorot & Bengio 2010, figs. 3, 6 and 7).
+  phi(z) and of dL/dz (Glorot & Bengio 2010, figs. 3, 6 and 7); the figure says which
+  layers it shows when it cannot show them all.
+
+Figures are drawn with matplotlib's object-oriented API (``Figure`` + ``FigureCanvasAgg``),
+never through pyplot's global state, and matplotlib is imported only when a plot is drawn.
 """
 
 from __future__ import annotations
@@ -21,13 +26,70 @@ from initcli.stats import LayerStats, RunResult
 MAX_HISTOGRAM_LAYERS = 8
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def preload() -> None:
+    """Import matplotlib in a background thread while the caller computes: the import
+    (about 0.4 s) is pure Python, the computation mostly BLAS, which releases the GIL."""
+    import threading
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def load() -> None:
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure
+        import matplotlib.ticker  # noqa: F401
 
-    return plt
+    threading.Thread(target=load, name="initcli-matplotlib-import", daemon=True).start()
+
+
+def new_figure(width: float, height: float) -> Any:
+    """An Agg figure of ``width`` x ``height`` inches, outside pyplot (nothing to close)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def integer_layers(axis: Any, count: int) -> None:
+    """Layer numbers on the x axis: whole numbers only, every one when there are few."""
+    from matplotlib.ticker import MaxNLocator
+
+    if count <= 25:
+        axis.set_xticks(range(1, count + 1))
+    else:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _plain_number(value: float, _position: object = None) -> str:
+    """``0.001``, ``1``, ``1e+06``: a log axis's labels without mathtext (which costs
+    a tenth of a second per figure to lay out)."""
+    return f"{value:g}"
+
+
+def log_y(axis: Any) -> None:
+    """A log y axis labelled in plain numbers at the decades, unlabelled minor ticks."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_yscale("log")
+    axis.yaxis.set_major_formatter(FuncFormatter(_plain_number))
+    axis.yaxis.set_minor_formatter(NullFormatter())
+
+
+def legend_outside(axis: Any, fontsize: float = 8) -> None:
+    """The legend to the right of the axes, where it cannot cover a curve."""
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(
+            fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0
+        )
+
+
+THEORY_STYLE: dict[str, Any] = {  # drawn over the measurements, visible where they agree
+    "linestyle": (0, (4, 3)),
+    "linewidth": 1.4,
+    "marker": "x",
+    "markersize": 5,
+    "zorder": 4,
+}
+MEASURED_STYLE: dict[str, Any] = {"marker": "o", "markersize": 3, "linewidth": 1.4, "zorder": 2}
 
 
 def _positive(values: Sequence[float | None]) -> np.ndarray:
@@ -50,10 +112,10 @@ def _first_nonfinite(layers: Sequence[LayerStats]) -> int | None:
 
 
 def variance_figure(result: RunResult) -> Any:
-    plt = _pyplot()
     layers = result.layers
     x = np.array([layer.index for layer in layers])
-    figure, axis = plt.subplots(figsize=(8, 5), layout="constrained")
+    figure = new_figure(10, 5)
+    axis = figure.add_subplot()
     series: list[tuple[str, list[float | None], str]] = [
         ("Var z (pre-activation)", [s.preact_var for s in layers], "C0"),
         ("Var φ(z) (activation)", [s.act_var for s in layers], "C1"),
@@ -64,7 +126,7 @@ def variance_figure(result: RunResult) -> Any:
     for (label, values, colour), key in zip(series, keys, strict=True):
         y = _positive(values)
         if np.isfinite(y).any():
-            axis.plot(x, y, marker="o", markersize=3, color=colour, label=label)
+            axis.plot(x, y, color=colour, label=label, **MEASURED_STYLE)
             _band(axis, layers, key, colour)
     theory: list[tuple[str, list[float | None], str]] = [
         ("theory Var z (mean field)", [s.theory_preact_var for s in layers], "C0"),
@@ -74,11 +136,11 @@ def variance_figure(result: RunResult) -> Any:
     for label, values, colour in theory:
         y = _positive(values)
         if np.isfinite(y).any():
-            axis.plot(x, y, linestyle="--", color=colour, alpha=0.8, label=label)
+            axis.plot(x, y, color=colour, label=label, **THEORY_STYLE)
     bad = _first_nonfinite(layers)
     if bad is not None:
         axis.axvline(bad, color="red", linestyle=":", label=f"forward inf/NaN from layer {bad}")
-    axis.set_yscale("log")
+    log_y(axis)
     axis.set_xlabel("layer (weighted layers, input side = 1)")
     axis.set_ylabel("variance (log scale)")
     draws = f"seeds {result.seed}..{result.seed + result.seeds - 1} (band: min-max)"
@@ -87,10 +149,9 @@ def variance_figure(result: RunResult) -> Any:
         + (draws if result.seeds > 1 else f"seed {result.seed}"),
         fontsize=10,
     )
-    if len(x) <= 40:
-        axis.set_xticks(x)
+    integer_layers(axis, len(x))
     axis.grid(True, which="major", alpha=0.3)
-    axis.legend(fontsize=8, loc="best")
+    legend_outside(axis)
     return figure
 
 
@@ -101,7 +162,8 @@ def _histogram_layers(count: int) -> list[int]:
 
 def histogram_figure(result: RunResult, which: str) -> Any | None:
     """``which`` is "act" (phi(z)) or "grad" (dL/dz); None when there is nothing to draw."""
-    plt = _pyplot()
+    from matplotlib import colormaps
+
     chosen = _histogram_layers(len(result.layers))
     data: list[tuple[LayerStats, np.ndarray, float]] = []
     for position in chosen:
@@ -134,8 +196,9 @@ def histogram_figure(result: RunResult, which: str) -> Any | None:
     if not high > low:
         low, high = low - 1.0, high + 1.0
     edges = np.linspace(low, high, 81)
-    figure, axis = plt.subplots(figsize=(8, 5), layout="constrained")
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(data)))
+    figure = new_figure(10, 5)
+    axis = figure.add_subplot()
+    colours = colormaps["viridis"](np.linspace(0, 0.9, len(data)))
     for (layer, values, zero_share), colour in zip(data, colours, strict=True):
         counts, _ = np.histogram(values, bins=edges)
         total = values.size / (1.0 - zero_share) if zero_share < 1 else values.size
@@ -152,11 +215,26 @@ def histogram_figure(result: RunResult, which: str) -> Any | None:
         title = f"{result.name}: back-propagated gradients ∂L/∂z per layer — init {result.init}"
         axis.set_xlabel("gradient value ∂L/∂z")
     axis.set_ylabel("density (share of values per unit)")
-    axis.set_yscale("log")
-    axis.set_title(title, fontsize=10)
+    log_y(axis)
+    axis.set_title(
+        title + "\n" + _shown_layers(result, [layer for layer, _, _ in data]), fontsize=9
+    )
     axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=7, loc="best")
+    legend_outside(axis, fontsize=7)
     return figure
+
+
+def _shown_layers(result: RunResult, shown: Sequence[LayerStats]) -> str:
+    """Which layers the histograms show, and why not all of them."""
+    total = len(result.layers)
+    if len(shown) == total:
+        return f"all {total} layers"
+    numbers = ", ".join(str(layer.index) for layer in shown)
+    why = f"at most {MAX_HISTOGRAM_LAYERS}, evenly spaced from first to last, so curves stay apart"
+    chosen = len(_histogram_layers(total))
+    if len(shown) < chosen:
+        why += "; layers with no finite values are left out"
+    return f"layers {numbers} of {total} ({why})"
 
 
 def _var(values: np.ndarray) -> float:
@@ -182,8 +260,8 @@ def signal_propagation_figure(results: Sequence[RunResult], title: str) -> Any |
     mean + variance), drawn dashed beside the measured E[y^2] (dotted)."""
     if not any(result.blocks for result in results):
         return None
-    plt = _pyplot()
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", sharex=True)
+    figure = new_figure(15, 4.8)
+    axes = figure.subplots(1, 3, sharex=True)
     for number, result in enumerate(results):
         colour = f"C{number % 10}"
         x = [block.index for block in result.blocks]
@@ -210,19 +288,18 @@ def signal_propagation_figure(results: Sequence[RunResult], title: str) -> Any |
                     x,
                     theory,
                     color=colour,
-                    linestyle="--",
-                    alpha=0.8,
+                    **THEORY_STYLE,
                     label=f"{label}: theory E[y²] (mean field)"
                     if len(results) > 1
                     else "theory E[y²] (mean field)",
                 )
     for axis, (_, panel_title, _, _) in zip(axes, SPP_PANELS, strict=True):
-        axis.set_yscale("log")
+        log_y(axis)
         axis.set_xlabel("residual block")
+        integer_layers(axis, max((len(result.blocks) for result in results), default=1))
         axis.set_title(panel_title, fontsize=10)
         axis.grid(True, which="major", alpha=0.3)
-        if axis.get_legend_handles_labels()[0]:
-            axis.legend(fontsize=7, loc="best")
+    legend_outside(axes[-1], fontsize=7)
     figure.suptitle(title, fontsize=11)
     return figure
 
@@ -239,7 +316,6 @@ def _block_band(axis: Any, result: RunResult, key: str, colour: Any) -> None:
 
 def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
     """Write every figure of a run into ``directory``; returns the paths written."""
-    plt = _pyplot()
     written = []
     makers = [
         ("variance_by_layer.png", lambda: variance_figure(result)),
@@ -258,10 +334,7 @@ def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
         figure = make()
         if figure is None:
             continue
-        try:
-            written.append(save_figure(directory / filename, figure))
-        finally:
-            plt.close(figure)
+        written.append(save_figure(directory / filename, figure))
     return written
 
 
@@ -277,10 +350,8 @@ def _band(axis: Any, layers: Sequence[LayerStats], key: str, colour: Any) -> Non
 
 def compare_figure(results: Sequence[RunResult], title: str) -> Any:
     """Var z (left) and Var dL/dz (right) by layer, one colour per initializer, theory dashed."""
-    plt = _pyplot()
-    figure, (forward, backward) = plt.subplots(
-        1, 2, figsize=(12, 5), layout="constrained", sharex=True
-    )
+    figure = new_figure(13, 5)
+    forward, backward = figure.subplots(1, 2, sharex=True)
     panels = [
         (forward, "preact_var", "theory_preact_var", "forward: Var z (pre-activation)"),
         (backward, "grad_var", "theory_grad_var", "backward: Var ∂L/∂z (gradient)"),
@@ -292,25 +363,18 @@ def compare_figure(results: Sequence[RunResult], title: str) -> Any:
             y = _positive([getattr(layer, key) for layer in result.layers])
             if not np.isfinite(y).any():
                 continue
-            axis.plot(x, y, color=colour, marker="o", markersize=3, label=f"{result.init}")
+            axis.plot(x, y, color=colour, label=f"{result.init}", **MEASURED_STYLE)
             _band(axis, result.layers, key, colour)
             theory = _positive([getattr(layer, theory_key) for layer in result.layers])
             if np.isfinite(theory).any():
-                axis.plot(
-                    x,
-                    theory,
-                    color=colour,
-                    linestyle="--",
-                    alpha=0.8,
-                    label=f"{result.init} (mean-field theory)",
-                )
+                axis.plot(x, theory, color=colour, label=f"{result.init} (theory)", **THEORY_STYLE)
     for axis, _, _, panel_title in panels:
-        axis.set_yscale("log")
+        log_y(axis)
         axis.set_xlabel("layer (input side = 1)")
         axis.set_ylabel("variance (log scale)")
         axis.set_title(panel_title, fontsize=10)
         axis.grid(True, alpha=0.3)
-        if axis.get_legend_handles_labels()[0]:
-            axis.legend(fontsize=8)
-    figure.suptitle(title, fontsize=11)
+        integer_layers(axis, max(len(result.layers) for result in results))
+    legend_outside(backward)
+    figure.suptitle(title + " — solid: measured, dashed with x: mean-field theory", fontsize=11)
     return figure

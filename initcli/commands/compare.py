@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from initcli.console import console, print_json
-from initcli.errors import EXIT_BAD_USAGE, InitcliError, error_context
+from initcli.errors import EXIT_BAD_USAGE, InitcliError
 
 DEFAULT_DEPTH = 20
 DEFAULT_WIDTH = 512
@@ -53,66 +53,41 @@ def compare(
         "written scheme:NAME (scheme:none: the spec as written) runs the spec's own inits "
         "under that scheme, so schemes go side by side.",
     ),
+    allow_long: bool = typer.Option(
+        False,
+        "--allow-long",
+        help="Run even a job refused up front as too long (over 10000 layers, over 1000 "
+        "seeds, or an estimated 10 minutes).",
+    ),
 ) -> None:
     """Run the same network with each initializer and put the statistics side by side.
 
     Example: initcli compare xavier he --activation relu --depth 20 --width 512
     """
-    from initcli.experiment import RunOptions, dense_stack_spec, run_seeds
-    from initcli.initializers import resolve_initializer
-    from initcli.network_spec import load_spec
+    from initcli.experiment import RunOptions, run_jobs
+    from initcli.options import Stack, prepare_compare
+    from initcli.progress import progress, wanted
     from initcli.report import compare_table, verdict_line
     from initcli.schemes import SCHEMES
 
-    for text in specs:
-        if text.startswith("scheme:"):
-            name = text.removeprefix("scheme:")
-            if name != "none" and name not in SCHEMES:
-                raise InitcliError(
-                    f"SPEC {text!r}: unknown scheme; use scheme:none or one of "
-                    + ", ".join(f"scheme:{n}" for n in SCHEMES),
-                    EXIT_BAD_USAGE,
-                )
-            if config is None:
-                raise InitcliError(
-                    f"SPEC {text!r} runs a spec's own inits under a scheme; give --config",
-                    EXIT_BAD_USAGE,
-                )
-            continue
-        with error_context("SPEC"):
-            resolve_initializer(text)  # refuse a bad SPEC before any work
-    if scheme is not None and scheme not in SCHEMES:
-        raise InitcliError(
-            f"--scheme: unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}",
-            EXIT_BAD_USAGE,
-        )
-    stack_flags = {"--activation": activation, "--depth": depth, "--width": width}
-    if config is not None:
-        given = [flag for flag, value in stack_flags.items() if value is not None]
-        if given:
-            raise InitcliError(
-                f"{', '.join(given)} only apply to the dense stack, not to --config "
-                f"{str(config)!r}; drop them, or edit the spec",
-                EXIT_BAD_USAGE,
-            )
-        spec = load_spec(config)
-    else:
-        activation = activation or DEFAULT_ACTIVATION
-        from initcli.activations import resolve_activation
-
-        with error_context("--activation"):
-            resolve_activation(activation)
-        spec = dense_stack_spec(
-            depth or DEFAULT_DEPTH, width or DEFAULT_WIDTH, activation, batch or DEFAULT_BATCH
-        )
-    if not no_plots:
-        from initcli.outputs import check_writable
-
-        check_writable(out)
+    plan = prepare_compare(
+        specs,
+        Stack(activation, depth, width),
+        config,
+        RunOptions(seed=seed, batch=batch, dtype=dtype, keep_samples=False, scheme=scheme),
+        seeds,
+        out,
+        plots=not no_plots,
+        defaults=(DEFAULT_ACTIVATION, DEFAULT_DEPTH, DEFAULT_WIDTH, DEFAULT_BATCH),
+        allow_long=allow_long,
+    )
+    spec = plan.jobs[0][0]
     if spectrum:
         given = [flag for flag, value in (("--seeds", seeds != 1), ("--batch", batch)) if value]
         if dtype != "float32":
             given.append("--dtype")
+        if scheme is not None or any(text.startswith("scheme:") for text in specs):
+            given.append("--scheme / scheme:NAME")
         if given:
             raise InitcliError(
                 f"{', '.join(given)} do not apply to --spectrum (one weight draw, K examples, "
@@ -121,25 +96,16 @@ def compare(
             )
         _compare_spectrum(spec, specs, seed, out, no_plots, force, as_json)
         return
-    results = []
-    for text in specs:
-        if text.startswith("scheme:"):
-            name = text.removeprefix("scheme:")
-            options = RunOptions(
-                seed=seed,
-                batch=batch,
-                dtype=dtype,
-                keep_samples=False,
-                scheme=None if name == "none" else name,
-            )
-            result = run_seeds(spec, options, seeds)
-            result.init = text  # the column's label: which scheme, not the spec's default
+    with progress(wanted(as_json, plan.seconds)) as bar:
+        if seeds == 1:
+            bar.start(f"{' vs '.join(specs)}: layers", len(specs) * plan.layers * 2)
+            results = run_jobs(plan.jobs, seeds, on_step=bar.advance)
         else:
-            options = RunOptions(
-                seed=seed, batch=batch, dtype=dtype, init=text, keep_samples=False, scheme=scheme
-            )
-            result = run_seeds(spec, options, seeds)
-        results.append(result)
+            bar.start(f"{' vs '.join(specs)}: seeds", len(specs) * seeds)
+            results = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
+    for text, result in zip(specs, results, strict=True):
+        if text.startswith("scheme:"):
+            result.init = text  # the column's label: which scheme, not the spec's default
     title = f"{spec.name}: {' vs '.join(specs)} (batch {results[0].batch}, seed {seed})"
     if scheme is not None:
         title += f"\nscheme {scheme}: {SCHEMES[scheme].rule}"

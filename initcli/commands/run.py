@@ -86,6 +86,12 @@ def run(
         "--scheme",
         help="Rescale the spec's inits per a paper: gpt2, t_fixup, deepnet or mup.",
     ),
+    allow_long: bool = typer.Option(
+        False,
+        "--allow-long",
+        help="Run even a job refused up front as too long (over 10000 layers, over 1000 "
+        "seeds, or an estimated 10 minutes).",
+    ),
 ) -> None:
     """Sample weights, push a random batch forward and a random gradient back, and report
     per-layer variances with a verdict on vanishing or exploding signals.
@@ -93,10 +99,16 @@ def run(
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
     (also: initcli run model.keras; initcli run models.py:make_model --input-shape 3,32,32)
     """
-    from initcli.experiment import RunOptions, run_seeds
-    from initcli.network_spec import load_spec
+    from initcli.experiment import RunOptions, run_jobs
+    from initcli.options import check_dtype, check_positive, check_seed, prepare_run
     from initcli.outputs import check_writable
+    from initcli.progress import progress, wanted
 
+    # Every option is checked once, here and in prepare_run, before any path splits.
+    check_seed(seed)
+    check_positive("--seeds", seeds)
+    check_positive("--batch", batch)
+    check_dtype(dtype)
     target = str(config)
     torch_flags = {"--input-shape": input_shape, "--kwargs": kwargs, "--input": input_data}
     if _is_torch_target(target):
@@ -104,6 +116,12 @@ def run(
         from initcli.shape_strings import parse_shape
 
         _refuse_torch_conflicts(input_shape, input_data, batch)
+        if scheme is not None:
+            raise InitcliError(
+                "--scheme rewrites a YAML spec's initializers; for a PyTorch model use --init, "
+                "or write the model's own init",
+                EXIT_BAD_USAGE,
+            )
         check_writable(out)
         torch_options = TorchOptions(
             input_shape=None if input_shape is None else parse_shape(input_shape, "--input-shape"),
@@ -143,7 +161,6 @@ def run(
         from initcli.network_spec import load_spec
 
         spec = load_spec(config)
-    check_writable(out)
     options = RunOptions(
         seed=seed,
         batch=batch,
@@ -154,7 +171,19 @@ def run(
         keep_samples=not no_plots,
         scheme=scheme,
     )
-    result = run_seeds(spec, options, seeds)
+    plan = prepare_run(spec, options, seeds, out, allow_long)
+    if not no_plots:
+        from initcli.plots import preload
+
+        preload()
+    spec = plan.jobs[0][0]
+    with progress(wanted(as_json, plan.seconds)) as bar:
+        if seeds == 1:
+            bar.start(f"{spec.name}: layers", plan.layers * (1 if no_grad else 2))
+            (result,) = run_jobs(plan.jobs, seeds, on_step=bar.advance)
+        else:
+            bar.start(f"{spec.name}: seeds", seeds)
+            (result,) = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
     result.summary.notes.extend(notes)
     _finish(result, out, seed, force, no_plots, as_json)
 

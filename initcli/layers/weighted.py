@@ -167,8 +167,10 @@ class WeightedLayer(Layer):
         bias_var = bias_mean = 0.0
         if self.bias_init is not None:
             bias = bias_distribution(self.bias_init, self.weight_shape[0], self.fans)
-            bias_var, bias_mean = bias.std() ** 2, bias.mean()
-        params = self.mean_field_params(weight.std() ** 2, bias_var, bias_mean, weight.mean())
+            bias_std = bias.std()  # x * x: ** 2 raises OverflowError past 1e154
+            bias_var, bias_mean = bias_std * bias_std, bias.mean()
+        weight_std = weight.std()
+        params = self.mean_field_params(weight_std * weight_std, bias_var, bias_mean, weight.mean())
         q = params.sigma_w2 * input_square + params.sigma_b2
         mu = params.bias_mean
         act = params.activation
