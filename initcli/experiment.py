@@ -342,8 +342,15 @@ def run_jobs(
 
 @contextmanager
 def _interrupts_held() -> Iterator[None]:
-    """Hold SIGINT in this thread (a no-op off the main thread): processes started inside
-    inherit the held mask, so a Ctrl-C while they start up is raised here, as the block ends."""
+    """Defer Ctrl-C while pool workers start: raised as KeyboardInterrupt when the block ends.
+
+    Two holds, because either alone leaks a traceback: SIGINT is blocked in this thread, and
+    spawned workers inherit that mask through exec, so a Ctrl-C sent to the process group
+    cannot interrupt a worker's start-up; and the Python handler only records the signal,
+    because the kernel may deliver it to another thread (the plot-preload thread), whose
+    flag would otherwise raise here between spawning a worker and writing its start-up
+    data (the worker then dies with EOFError in spawn_main). A no-op off the main thread.
+    """
     import threading
 
     if not hasattr(signal, "pthread_sigmask") or (
@@ -351,11 +358,20 @@ def _interrupts_held() -> Iterator[None]:
     ):
         yield
         return
+    pending: list[int] = []
+
+    def record(signum: int, _frame: object) -> None:
+        pending.append(signum)
+
+    handler = signal.signal(signal.SIGINT, record)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held SIGINT lands in record
+        signal.signal(signal.SIGINT, handler)
+    if pending:
+        raise KeyboardInterrupt
 
 
 def _ignore_interrupts() -> None:
@@ -387,6 +403,12 @@ def draw_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Terminate and join every worker of ``pool`` (an error or Ctrl-C left work queued)."""
     processes = list(getattr(pool, "_processes", {}).values())
+    # Queued draws the workers will never read can fill the call queue's pipe; its feeder
+    # thread would then block on a write forever and hang the interpreter's exit, which
+    # joins it (1 Ctrl-C in 24 did). Nothing in the queue matters once we stop.
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
@@ -396,6 +418,13 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         if process.is_alive():
             process.kill()
             process.join()
+    # A worker terminated half-way through writing a result (a first draw's histogram
+    # samples are megabytes) leaves the pool's manager thread blocked reading the rest, and
+    # the interpreter's exit joins that thread. With every worker gone, closing our own
+    # write end leaves the pipe with no writer, so the read ends (EOF) and the thread exits.
+    result_queue = getattr(pool, "_result_queue", None)
+    with suppress(Exception):
+        result_queue._writer.close()  # type: ignore[union-attr]
     with suppress(Exception):  # a broken pool has nothing left to wait for
         pool.shutdown(wait=True)
 
