@@ -157,7 +157,9 @@ def test_ctrl_c_exits_130_and_leaves_no_process(tmp_path: Path, delay: float) ->
         timeout=120,
         interrupt_after=delay,
     )
-    assert done.code in (130, 0), done.err  # 0: it finished before the signal
+    # 0: it finished before the signal; -SIGINT: the signal came before the interpreter had
+    # installed its handler (as for any Python program; a shell shows both as 130)
+    assert done.code in (130, 0, -signal.SIGINT), done.err
     assert not done.traceback and not done.leaked_semaphores, done.err
     assert not done.orphans
     assert not list(tmp_path.rglob("*.tmp"))
