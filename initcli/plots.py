@@ -141,7 +141,7 @@ def variance_figure(result: RunResult) -> Any:
     if bad is not None:
         axis.axvline(bad, color="red", linestyle=":", label=f"forward inf/NaN from layer {bad}")
     log_y(axis)
-    axis.set_xlabel("layer (weighted layers, input side = 1)")
+    axis.set_xlabel("layer (rows of the table: weighted and norm layers, input side = 1)")
     axis.set_ylabel("variance (log scale)")
     draws = f"seeds {result.seed}..{result.seed + result.seeds - 1} (band: min-max)"
     axis.set_title(
