@@ -13,15 +13,18 @@ from initcli.errors import EXIT_BAD_USAGE, InitcliError
 DEFAULT_OUT = Path("outputs")
 
 
-def run_directory(parent: Path, name: str, init: str, seed: int, force: bool) -> Path:
-    """``parent/<name>_<init>_seed<N>``; a new run never silently replaces another's files.
+def run_directory(
+    parent: Path, name: str, init: str, seed: int, force: bool, suffix: str = ""
+) -> Path:
+    """``parent/<name>_<init>_seed<N><suffix>``; a new run never silently replaces another's
+    files.
 
     Without ``force`` an existing directory gets a numbered sibling (``..._2``); with it the
     files inside are replaced (each atomically).
     """
     from initcli.outputs import unique_path
 
-    slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", f"{name}_{init}_seed{seed}").strip("-")
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", f"{name}_{init}_seed{seed}{suffix}").strip("-")
     return unique_path(parent / slug, force, keep_suffix=False)
 
 

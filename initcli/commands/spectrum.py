@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import typer
@@ -10,14 +9,6 @@ import typer
 from initcli.console import console, print_json
 
 DEFAULT_OUT = Path("outputs")
-
-
-def spectrum_directory(parent: Path, name: str, init: str, seed: int, force: bool) -> Path:
-    """``parent/<name>_<init>_seed<N>_spectrum``; numbered (``_2``) unless ``force``."""
-    from initcli.outputs import unique_path
-
-    slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", f"{name}_{init}_seed{seed}_spectrum").strip("-")
-    return unique_path(parent / slug, force, keep_suffix=False)
 
 
 def write_spectrum_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
@@ -75,7 +66,9 @@ def spectrum(
     spec = load_spec(config)
     check_writable(out)
     result = run_spectrum(spec, init, bias_init, seed, examples)
-    directory = spectrum_directory(out, spec.name, result.init, seed, force)
+    from initcli.commands.run import run_directory
+
+    directory = run_directory(out, spec.name, result.init, seed, force, suffix="_spectrum")
     written = write_spectrum_outputs(result, directory, plots=not no_plots)
     if as_json:
         print_json(result.to_dict())
