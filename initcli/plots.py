@@ -14,7 +14,7 @@ never through pyplot's global state, and matplotlib is imported only when a plot
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ def arrange(figure: Any) -> Any:
     panel = max((middle - (panels - 1) * gap) / panels, 0.1 * width / panels)
     figure.subplots_adjust(
         left=left / width,
-        right=min(1 - right / width, (left + panels * panel + (panels - 1) * gap) / width),
+        right=(left + panels * panel + (panels - 1) * gap) / width,
         bottom=bottom / height,
         top=1 - top / height,
         wspace=gap / panel,
@@ -370,24 +370,25 @@ def _block_band(axis: Any, result: RunResult, key: str, colour: Any) -> None:
 
 def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
     """Write every figure of a run into ``directory``; returns the paths written."""
-    makers: list[tuple[str, Callable[[], Any]]] = [
+    written = []
+    makers = [
         ("variance_by_layer.png", lambda: variance_figure(result)),
         ("activation_histograms.png", lambda: histogram_figure(result, "act")),
         ("gradient_histograms.png", lambda: histogram_figure(result, "grad")),
+        (
+            "signal_propagation.png",
+            lambda: signal_propagation_figure(
+                [result],
+                f"{result.name}: signal propagation per residual block — init {result.init}, "
+                f"batch {result.batch}, seed {result.seed}",
+            ),
+        ),
     ]
-    if result.blocks:
-        title = (
-            f"{result.name}: signal propagation per residual block — init {result.init}, "
-            f"batch {result.batch}, seed {result.seed}"
-        )
-        makers.append(
-            ("signal_propagation.png", lambda: signal_propagation_figure([result], title))
-        )
-    written = []
     for filename, make in makers:
         figure = make()
-        if figure is not None:
-            written.append(save_figure(directory / filename, figure))
+        if figure is None:
+            continue
+        written.append(save_figure(directory / filename, figure))
     return written
 
 
