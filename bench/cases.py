@@ -20,6 +20,7 @@ import numpy as np
 
 from initcli.experiment import dense_stack_spec
 from initcli.network import Network, build_network, flops
+from initcli.network_spec import LayerSpec, Location, NetworkSpec, load_spec
 from initcli.propagate import (
     Parameters,
     propagate,
@@ -27,7 +28,6 @@ from initcli.propagate import (
     sample_parameters,
     weighted_layers,
 )
-from initcli.network_spec import LayerSpec, Location, NetworkSpec, load_spec
 from initcli.stats import LayerStats, StatsCollector
 
 WHERE = Location("<bench>")

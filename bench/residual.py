@@ -126,8 +126,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     from initcli.network import build_network
-    from initcli.propagate import sample_input, sample_parameters
     from initcli.network_spec import load_spec_text
+    from initcli.propagate import sample_input, sample_parameters
 
     text = SPEC.format(blocks=args.blocks, width=args.width, batch=args.batch)
     network = build_network(load_spec_text(text, "<bench>", "preln_bench"))

@@ -169,16 +169,19 @@ def profile_breakdown(prep: cases.Prepared) -> dict[str, float]:
     cases.propagate_with_stats(prep)
     profiler.disable()
     stats = pstats.Stats(profiler)
-    parts = {
-        "linear_forward": ("network.py", "linear_forward"),
-        "linear_backward": ("network.py", "linear_backward"),
-        "im2col": ("conv.py", "columns"),
-        "col2im": ("conv.py", "_col2im"),
-        "padding": ("conv.py", "padded_input"),
-        "activation": ("activations.py", "forward_and_derivative"),
-        "bias_grad": ("network.py", "bias_grad"),
-        "statistics": ("stats.py", "add"),
-        "moments": ("moments.py", "moments"),
+    # (files the function may live in, its name): the linear parts are methods of the
+    # weighted layer kinds (initcli/layers/dense.py, convolution.py), each counted once.
+    layer_kinds = ("layers/dense.py", "layers/convolution.py")
+    parts: dict[str, tuple[tuple[str, ...], str]] = {
+        "linear_forward": (layer_kinds, "linear_forward"),
+        "linear_backward": (layer_kinds, "linear_backward"),
+        "im2col": (("conv.py",), "columns"),
+        "col2im": (("conv.py",), "_col2im"),
+        "padding": (("conv.py",), "padded_input"),
+        "activation": (("activations.py",), "forward_and_derivative"),
+        "bias_grad": (("layers/weighted.py", "layers/dense.py"), "bias_grad"),
+        "statistics": (("stats.py",), "add"),
+        "moments": (("moments.py",), "moments"),
     }
     found = {key: 0.0 for key in parts}
     total = 0.0
@@ -186,8 +189,8 @@ def profile_breakdown(prep: cases.Prepared) -> dict[str, float]:
         cumulative = row[3]
         if function == "propagate_with_stats":
             total = cumulative
-        for key, (file_end, name) in parts.items():
-            if filename.endswith(file_end) and function == name:
+        for key, (file_ends, name) in parts.items():
+            if function == name and filename.endswith(file_ends):
                 found[key] += cumulative
     if total <= 0:
         return {}

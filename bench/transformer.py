@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from initcli.network import build_network
-from initcli.propagate import propagate, sample_input, sample_parameters
 from initcli.network_spec import load_spec
+from initcli.propagate import propagate, sample_input, sample_parameters
 from initcli.stats import StatsCollector
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gpt_small.yaml"
