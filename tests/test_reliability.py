@@ -392,9 +392,10 @@ def test_real_processes_print_one_line_and_no_traceback(tmp_path: Path) -> None:
 # --- numbers that stay honest ------------------------------------------------------------------
 
 
-def test_variance_accumulates_in_float64_for_float32_arrays() -> None:
+def test_variance_survives_a_large_mean_for_float32_arrays() -> None:
     """Sigmoid-like activations (mean 0.5, std 1e-3) and a large offset: accumulated in
-    float32, E[x^2] - E[x]^2 loses the variance; moments() must match a float64 copy."""
+    float32, E[x^2] - E[x]^2 loses the variance; moments() must match a float64 copy to the
+    2e-6 its per-row single-precision sums of shifted values carry (initcli.moments)."""
     rng = np.random.default_rng(0)
     n = 3 * 65536 + 17  # several chunks and a ragged tail: exercises the pairwise merge
     for offset, spread in ((0.5, 1e-3), (1e4, 1.0)):
@@ -404,8 +405,8 @@ def test_variance_accumulates_in_float64_for_float32_arrays() -> None:
         naive32 = float(np.mean(x * x, dtype=np.float32) - np.mean(x, dtype=np.float32) ** 2)
         assert abs(naive32 - expected_var) > 0.01 * expected_var  # float32 would be wrong
         got = moments(x)
-        assert got.var == pytest.approx(expected_var, rel=1e-9)
-        assert got.mean == pytest.approx(float(np.mean(exact)), rel=1e-12)
+        assert got.var == pytest.approx(expected_var, rel=2e-6)
+        assert got.mean == pytest.approx(float(np.mean(exact)), abs=2e-6 * spread)
         assert got.finite and got.count == n
     near_max = np.full(4096, 3e38, dtype=np.float32)  # its float32 sum overflows to inf
     with np.errstate(over="ignore"):
