@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager, suppress
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -297,11 +295,9 @@ def run_jobs(
     """Every job ``seeds`` times, one aggregated :class:`RunResult` per job, in order.
 
     With one seed each job runs here and ``on_step`` is called after each propagation step.
-    With more, all draws of all jobs go to one process pool (one process per core given, as
-    many as fit in memory), each worker with a single-threaded BLAS: two processes with two
-    BLAS threads each on two cores spin against each other. ``on_draw`` is called in this
-    process as each draw completes. Every worker is gone when this returns or raises
-    (including on Ctrl-C).
+    With more, the draws of all jobs run side by side in threads of this process (one per
+    core given, as many as fit in memory), see :func:`_run_in_threads`; ``on_draw`` is
+    called in this thread as each draw completes. No thread or process outlives the call.
     """
     if seeds < 1:
         raise InitcliError(f"--seeds {seeds} must be at least 1", EXIT_BAD_USAGE)
@@ -318,132 +314,66 @@ def run_jobs(
         for k in range(seeds)
     ]
     workers = min(_parallel_workers(spec, options, len(draws)) for spec, options in jobs)
-    done: list[RunResult | None] = [None] * len(draws)
     if workers == 1:
-        for position, (spec, draw) in enumerate(draws):
-            done[position] = run_experiment(spec, draw)
+        finished = []
+        for spec, draw in draws:
+            finished.append(run_experiment(spec, draw))
             if on_draw is not None:
                 on_draw()
     else:
-        with draw_pool(workers) as pool:
-            with _interrupts_held():  # workers start here; they must not see a Ctrl-C
-                futures = {
-                    pool.submit(run_experiment, spec, draw): position
-                    for position, (spec, draw) in enumerate(draws)
-                }
+        finished = _run_in_threads(draws, workers, on_draw)
+    return [aggregate(finished[k * seeds : (k + 1) * seeds]) for k in range(len(jobs))]
+
+
+class _Cancelled(Exception):
+    """Raised inside a draw's thread at its next step once the call is being abandoned."""
+
+
+def _run_in_threads(
+    draws: Sequence[tuple[NetworkSpec, RunOptions]],
+    workers: int,
+    on_draw: Callable[[], None] | None,
+) -> list[RunResult]:
+    """``run_experiment`` of every draw, ``workers`` at a time, each with one BLAS thread.
+
+    Threads, not processes: numpy releases the GIL in its GEMMs and elementwise loops, so
+    ``workers`` single-threaded draws keep that many cores busy, with no start-up cost (a
+    spawned worker paid ~0.5 s importing numpy and initcli), no copies of results between
+    processes and nothing to reap. BLAS is held to one thread per call meanwhile
+    (threadpoolctl; the setting is process-wide and restored on the way out): several
+    multi-threaded GEMMs side by side would oversubscribe the cores. Measured on 2 cores
+    (bench/RESULTS.md): efficiency 0.96 for 4 draws of a 20 x 1024 network, where the
+    process pool reached 0.6x the serial time's speed.
+
+    On an error or Ctrl-C in this thread, the running draws stop at their next layer step
+    and are joined before the exception propagates; queued ones never start.
+    """
+    from threadpoolctl import threadpool_limits
+
+    stop = threading.Event()
+
+    def check_stop() -> None:
+        if stop.is_set():
+            raise _Cancelled
+
+    done: list[RunResult | None] = [None] * len(draws)
+    with threadpool_limits(limits=1, user_api="blas"):
+        executor = ThreadPoolExecutor(workers, thread_name_prefix="initcli-draw")
+        try:
+            futures = {
+                executor.submit(run_experiment, spec, draw, check_stop): position
+                for position, (spec, draw) in enumerate(draws)
+            }
             for future in as_completed(futures):
                 done[futures[future]] = future.result()
                 if on_draw is not None:
                     on_draw()
+        finally:
+            stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
     finished = [result for result in done if result is not None]
     assert len(finished) == len(draws)
-    return [aggregate(finished[k * seeds : (k + 1) * seeds]) for k in range(len(jobs))]
-
-
-@contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """Defer Ctrl-C while pool workers start: raised as KeyboardInterrupt when the block ends.
-
-    Two holds, because either alone leaks a traceback: SIGINT is blocked in this thread, and
-    spawned workers inherit that mask through exec, so a Ctrl-C sent to the process group
-    cannot interrupt a worker's start-up; and the Python handler only records the signal,
-    because the kernel may deliver it to another thread (the plot-preload thread), whose
-    flag would otherwise raise here between spawning a worker and writing its start-up
-    data (the worker then dies with EOFError in spawn_main). A no-op off the main thread.
-    """
-    import threading
-
-    if not hasattr(signal, "pthread_sigmask") or (
-        threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
-    pending: list[int] = []
-
-    def record(signum: int, _frame: object) -> None:
-        pending.append(signum)
-
-    handler = signal.signal(signal.SIGINT, record)
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held SIGINT lands in record
-        signal.signal(signal.SIGINT, handler)
-    if pending:
-        raise KeyboardInterrupt
-
-
-def _ignore_interrupts() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (no tracebacks, no orphans)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@contextmanager
-def draw_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of ``workers`` spawned processes, each with a single-threaded BLAS.
-
-    On the way out, normally or not, the workers are stopped and joined and the pool's
-    queues closed, so no process outlives the command and no semaphore is left behind.
-    """
-    context = multiprocessing.get_context("spawn")  # fresh BLAS, reads the env below
-    with _single_threaded_blas():
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
-    completed = False
-    try:
-        yield pool
-        completed = True
-    finally:
-        if completed:
-            pool.shutdown(wait=True)
-        else:
-            _stop(pool)
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Terminate and join every worker of ``pool`` (an error or Ctrl-C left work queued)."""
-    processes = list(getattr(pool, "_processes", {}).values())
-    # Queued draws the workers will never read can fill the call queue's pipe; its feeder
-    # thread would then block on a write forever and hang the interpreter's exit, which
-    # joins it (1 Ctrl-C in 24 did). Nothing in the queue matters once we stop.
-    call_queue = getattr(pool, "_call_queue", None)
-    if call_queue is not None:
-        call_queue.cancel_join_thread()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-    # A worker terminated half-way through writing a result (a first draw's histogram
-    # samples are megabytes) leaves the pool's manager thread blocked reading the rest, and
-    # the interpreter's exit joins that thread. With every worker gone, closing our own
-    # write end leaves the pipe with no writer, so the read ends (EOF) and the thread exits.
-    result_queue = getattr(pool, "_result_queue", None)
-    with suppress(Exception):
-        result_queue._writer.close()  # type: ignore[union-attr]
-    with suppress(Exception):  # a broken pool has nothing left to wait for
-        pool.shutdown(wait=True)
-
-
-_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in _BLAS_THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in _BLAS_THREAD_VARIABLES})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return finished
 
 
 def cores() -> int:

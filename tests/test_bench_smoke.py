@@ -83,8 +83,9 @@ def test_run_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "initcli benchmark" in capsys.readouterr().out
     rows = [row for row in results["sampling"]["rows"] if "ratio" in row]
     assert rows and all(0 < row["ratio"] < math.inf for row in rows)
-    speedups = [row["speedup"] for row in results["seeds"]["rows"]]
-    assert speedups and all(0 < s < math.inf for s in speedups)
+    entries = [entry for row in results["seeds"]["rows"] for entry in row["by_k"]]
+    assert [entry["k"] for entry in entries] == [2, 4, 8]
+    assert all(0 < entry["efficiency"] < math.inf for entry in entries)
 
 
 def test_memory_child_reports_floor_and_peak() -> None:

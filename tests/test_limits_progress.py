@@ -6,8 +6,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,15 +140,29 @@ def _children() -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_no_worker_outlives_compare_seeds(cli: Callable[..., object], tmp_path: Path) -> None:
-    """`compare --seeds 8` used to leave its pool's workers running after it returned."""
+    """`compare --seeds 8` used to leave its pool's workers running after it returned; the
+    draws now run in threads, and none of those may outlive the command either."""
     before = set(_children())
-    result = cli("compare", "xavier", "he", "--depth", "3", "--width", "8", "--seeds", "8",
-                 "--no-plots")  # fmt: skip
+    threads_before = set(threading.enumerate())
+    seen_draw_threads: list[str] = []
+    real_submit = ThreadPoolExecutor.submit
+
+    def spying_submit(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        future = real_submit(self, *args, **kwargs)
+        seen_draw_threads.extend(t.name for t in threading.enumerate() if "draw" in t.name)
+        return future
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ThreadPoolExecutor, "submit", spying_submit)
+        result = cli("compare", "xavier", "he", "--depth", "3", "--width", "8", "--seeds", "8",
+                     "--no-plots")  # fmt: skip
     assert result.code == 0, result.err  # type: ignore[attr-defined]
+    assert seen_draw_threads  # the draws did run in parallel threads (the check is not vacuous)
     assert not multiprocessing.active_children()
-    tracker = multiprocessing.resource_tracker._resource_tracker._pid  # type: ignore[attr-defined]
-    left = set(_children()) - before - {tracker}
+    left = set(_children()) - before
     assert not left, left
+    lingering = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    assert not [name for name in lingering if "draw" in name], lingering
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
@@ -179,3 +196,39 @@ def test_session_scan_sees_a_live_process() -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     assert child.pid not in session_members(child.pid)
+
+
+@pytest.mark.parametrize("failure", ["interrupt", "error"])
+def test_an_abandoned_seeds_run_joins_its_draws_and_restores_blas(
+    monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """Ctrl-C (KeyboardInterrupt in the calling thread) or an error while draws run in
+    threads: the running draws stop at their next step, all are joined before the exception
+    propagates, and BLAS gets its thread count back."""
+    from threadpoolctl import threadpool_info
+
+    from initcli import experiment
+
+    monkeypatch.setattr(experiment, "cores", lambda: 2)
+    blas_before = [info["num_threads"] for info in threadpool_info()]
+    spec = dense_stack_spec(40, 256, "tanh", 256)
+    started: list[str] = []
+    real = experiment.run_experiment
+
+    def run_and_note(spec_: Any, options: RunOptions, on_step: Any = None) -> Any:
+        started.append(threading.current_thread().name)
+        if failure == "error" and options.seed == 1:
+            raise ValueError("draw 1 failed")
+        return real(spec_, options, on_step)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "run_experiment", run_and_note)
+    expected = KeyboardInterrupt if failure == "interrupt" else ValueError
+    with pytest.raises(expected):
+        experiment.run_jobs([(spec, RunOptions(keep_samples=False))], 12, on_draw=interrupt)
+    assert any(name.startswith("initcli-draw") for name in started)
+    assert len(started) < 12  # queued draws never started
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("initcli-draw")]
+    assert [info["num_threads"] for info in threadpool_info()] == blas_before
