@@ -118,13 +118,23 @@ def _plain_number(value: float, _position: object = None) -> str:
     return f"{value:g}"
 
 
+MINOR_LABELS_BELOW_DECADES = 2.0
+
+
 def log_y(axis: Any) -> None:
-    """A log y axis labelled in plain numbers at the decades, unlabelled minor ticks."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    """A log y axis labelled in plain numbers at the decades, and at the minor ticks (2 and
+    5 x 10^k) too when it spans less than two decades, where the decades alone would leave
+    one label or none (matplotlib's LogFormatter does the same with its minor_thresholds)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    def minor_label(value: float, _position: object = None) -> str:
+        low, high = axis.get_ylim()
+        narrow = 0 < low < high and math.log10(high / low) < MINOR_LABELS_BELOW_DECADES
+        return f"{value:g}" if narrow else ""
 
     axis.set_yscale("log")
     axis.yaxis.set_major_formatter(FuncFormatter(_plain_number))
-    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.yaxis.set_minor_formatter(FuncFormatter(minor_label))
     axis.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
 
 
