@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and, as a script, exits with) the process exit code."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        result = app(args=args, prog_name="initcli", standalone_mode=False)
+        # Only the console program may fork helpers (initcli.forked): a host process that
+        # calls main() may have threads of its own, which fork does not copy.
+        invocation = {"owns_process": argv is None}
+        result = app(args=args, prog_name="initcli", standalone_mode=False, obj=invocation)
     except InitcliError as err:
         _error_line(err.message)
         return _exit(err.exit_code, argv)

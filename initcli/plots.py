@@ -14,29 +14,24 @@ never through pyplot's global state, and matplotlib is imported only when a plot
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from initcli.outputs import save_figure
-from initcli.stats import LayerStats, RunResult
+from initcli.stats import LayerSamples, LayerStats, RunResult
 
 MAX_HISTOGRAM_LAYERS = 8
 
 
-def preload() -> None:
-    """Import matplotlib in a background thread while the caller computes: the import
-    (about 0.4 s) is pure Python, the computation mostly BLAS, which releases the GIL."""
-    import threading
-
-    def load() -> None:
-        import matplotlib.backends.backend_agg
-        import matplotlib.figure
-        import matplotlib.ticker  # noqa: F401
-
-    threading.Thread(target=load, name="initcli-matplotlib-import", daemon=True).start()
+def import_matplotlib() -> None:
+    """The matplotlib modules the figures use (about 0.4 s of pure Python the first time):
+    ``initcli run`` has this done by a helper forked before the computation starts."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
+    import matplotlib.ticker  # noqa: F401
 
 
 def new_figure(width: float, height: float) -> Any:
@@ -224,6 +219,17 @@ def _histogram_layers(count: int) -> list[int]:
     return sorted({round(p) for p in picks})
 
 
+def drawing_copy(result: RunResult) -> RunResult:
+    """``result`` with only the samples the histograms show (at most 8 layers' worth,
+    50,000 values each): what goes through the pipe to the figure helper."""
+    from dataclasses import replace
+
+    shown = set(_histogram_layers(len(result.layers)))
+    unused = LayerSamples(act=np.empty(0))
+    samples = [s if i in shown else unused for i, s in enumerate(result.samples)]
+    return replace(result, samples=samples)
+
+
 def histogram_figure(result: RunResult, which: str) -> Any | None:
     """``which`` is "act" (phi(z)) or "grad" (dL/dz); None when there is nothing to draw."""
     from matplotlib import colormaps
@@ -378,28 +384,37 @@ def _block_band(axis: Any, result: RunResult, key: str, colour: Any) -> None:
     axis.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
 
 
-def save_run_plots(result: RunResult, directory: Path) -> list[Path]:
-    """Write every figure of a run into ``directory``; returns the paths written."""
-    written = []
-    makers = [
+def save_run_plots(result: RunResult, directory: Path, side_by_side: bool = False) -> list[Path]:
+    """Write every figure of a run into ``directory``; returns the paths written.
+
+    ``side_by_side``: draw each figure in a forked child of this process (initcli.forked;
+    drawing is pure Python, 0.15-0.2 s a figure), for a caller without other threads.
+    """
+    from initcli.forked import run_side_by_side
+
+    def job(filename: str, make: Callable[[], Any]) -> Callable[[], Path | None]:
+        def draw_and_save() -> Path | None:
+            figure = make()
+            return None if figure is None else save_figure(directory / filename, figure)
+
+        return draw_and_save
+
+    figures: list[tuple[str, Callable[[], Any]]] = [
         ("variance_by_layer.png", lambda: variance_figure(result)),
         ("activation_histograms.png", lambda: histogram_figure(result, "act")),
         ("gradient_histograms.png", lambda: histogram_figure(result, "grad")),
-        (
-            "signal_propagation.png",
-            lambda: signal_propagation_figure(
-                [result],
-                f"{result.name}: signal propagation per residual block — init {result.init}, "
-                f"batch {result.batch}, seed {result.seed}",
-            ),
-        ),
     ]
-    for filename, make in makers:
-        figure = make()
-        if figure is None:
-            continue
-        written.append(save_figure(directory / filename, figure))
-    return written
+    if result.blocks:
+        title = (
+            f"{result.name}: signal propagation per residual block — init {result.init}, "
+            f"batch {result.batch}, seed {result.seed}"
+        )
+        figures.append(
+            ("signal_propagation.png", lambda: signal_propagation_figure([result], title))
+        )
+    import_matplotlib()  # once, before the children fork, for all of them
+    written = run_side_by_side([job(name, make) for name, make in figures], side_by_side)
+    return [path for path in written if path is not None]
 
 
 def _band(axis: Any, layers: Sequence[LayerStats], key: str, colour: Any) -> None:

@@ -184,6 +184,27 @@ def test_ctrl_c_exits_130_and_leaves_no_process(tmp_path: Path, delay: float) ->
         assert done.err.strip().endswith("nothing else was") or "interrupted" in done.err
 
 
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
+@pytest.mark.parametrize("delay", [0.15, 0.35, 0.6, 0.85, 1.1])
+def test_ctrl_c_while_the_figures_are_drawn_leaves_no_process(tmp_path: Path, delay: float) -> None:
+    """One draw with plots: the signal lands during start-up, the computation (the figure
+    helper importing matplotlib) or the drawing (the helper's children), depending on the
+    delay; whichever, nothing of the command's session is left and no temporary file."""
+    out = tmp_path / "out"
+    done = run_initcli(
+        ["run", str(CONFIGS / "mlp_tanh.yaml"), "--out", str(out)],
+        timeout=120,
+        interrupt_after=delay,
+    )
+    assert done.code in (130, 0, -signal.SIGINT), done.err
+    assert not done.traceback, done.err
+    assert not done.orphans
+    assert not list(tmp_path.rglob("*.tmp"))
+    pngs = sorted(p.name for p in out.rglob("*.png"))
+    if done.code == 0:
+        assert len(pngs) == 3
+
+
 def test_session_scan_sees_a_live_process() -> None:
     """The orphan check is not vacuous: it finds a process of a session while it lives."""
     import subprocess

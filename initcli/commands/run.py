@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from initcli.console import console, print_json
 from initcli.errors import EXIT_BAD_USAGE, InitcliError
+
+if TYPE_CHECKING:
+    from initcli.forked import Helper
 
 DEFAULT_OUT = Path("outputs")
 
@@ -28,7 +33,11 @@ def run_directory(
     return unique_path(parent / slug, force, keep_suffix=False)
 
 
-def write_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
+def write_outputs(
+    result: object, directory: Path, plots: bool, figures: Helper | None = None
+) -> list[Path]:
+    """stats.json, stats.csv (blocks.csv) and, with ``plots``, the PNG figures: drawn by
+    ``figures`` (a helper process that has matplotlib imported already) when given."""
     from initcli.outputs import ensure_directory, write_text
     from initcli.serialize import to_csv, to_json
     from initcli.stats import RunResult
@@ -42,13 +51,21 @@ def write_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
     if result.blocks:
         written.append(write_text(directory / "blocks.csv", to_csv(result.blocks)))
     if plots:
-        from initcli.plots import save_run_plots
+        from initcli.plots import drawing_copy, save_run_plots
 
-        written += save_run_plots(result, directory)
+        if figures is not None and figures.forked:
+            from initcli.experiment import cores
+
+            # The helper is single-threaded, so it may fork again: one child per figure.
+            side_by_side = cores() > 1
+            written += figures.call(save_run_plots, drawing_copy(result), directory, side_by_side)
+        else:
+            written += save_run_plots(result, directory)
     return written
 
 
 def run(
+    context: typer.Context,
     config: Path = typer.Argument(
         ...,
         help="Network spec (YAML), a Keras model (model.json from to_json(), model.keras), or "
@@ -102,93 +119,109 @@ def run(
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
     (also: initcli run model.keras; initcli run models.py:make_model --input-shape 3,32,32)
     """
-    from initcli.experiment import RunOptions, run_jobs
-    from initcli.options import check_dtype, check_positive, check_seed, prepare_run
-    from initcli.outputs import check_writable
-    from initcli.progress import progress, wanted
+    # Forked first, so that its matplotlib import overlaps everything that follows.
+    owns_process = bool((context.obj or {}).get("owns_process"))
+    with _figure_helper(no_plots, owns_process) as figures:
+        from initcli.experiment import RunOptions, run_jobs
+        from initcli.options import check_dtype, check_positive, check_seed, prepare_run
+        from initcli.outputs import check_writable
+        from initcli.progress import progress, wanted
 
-    # Every option is checked once, here and in prepare_run, before any path splits.
-    check_seed(seed)
-    check_positive("--seeds", seeds)
-    check_positive("--batch", batch)
-    check_dtype(dtype)
-    target = str(config)
-    torch_flags = {"--input-shape": input_shape, "--kwargs": kwargs, "--input": input_data}
-    if _is_torch_target(target):
-        from initcli.importers.torch_hooks import TorchOptions, run_torch
-        from initcli.shape_strings import parse_shape
+        # Every option is checked once, here and in prepare_run, before any path splits.
+        check_seed(seed)
+        check_positive("--seeds", seeds)
+        check_positive("--batch", batch)
+        check_dtype(dtype)
+        target = str(config)
+        torch_flags = {"--input-shape": input_shape, "--kwargs": kwargs, "--input": input_data}
+        if _is_torch_target(target):
+            from initcli.importers.torch_hooks import TorchOptions, run_torch
+            from initcli.shape_strings import parse_shape
 
-        _refuse_torch_conflicts(input_shape, input_data, batch)
-        if scheme is not None:
+            _refuse_torch_conflicts(input_shape, input_data, batch)
+            if scheme is not None:
+                raise InitcliError(
+                    "--scheme rewrites a YAML spec's initializers; for a PyTorch model use --init, "
+                    "or write the model's own init",
+                    EXIT_BAD_USAGE,
+                )
+            check_writable(out)
+            torch_options = TorchOptions(
+                input_shape=None
+                if input_shape is None
+                else parse_shape(input_shape, "--input-shape"),
+                input_path=input_data,
+                kwargs=kwargs,
+                batch=batch,
+                seed=seed,
+                dtype=dtype,
+                init=init,
+                bias_init=bias_init,
+                with_grad=not no_grad,
+                keep_samples=not no_plots,
+            )
+            result = run_torch(target, torch_options, seeds)
+            _finish(result, out, seed, force, no_plots, as_json, figures)
+            return
+        if target.endswith(".py"):
             raise InitcliError(
-                "--scheme rewrites a YAML spec's initializers; for a PyTorch model use --init, "
-                "or write the model's own init",
+                f"{target}: name the factory in the file, e.g. {target}:make_model "
+                "(a function returning the torch.nn.Module)",
                 EXIT_BAD_USAGE,
             )
-        check_writable(out)
-        torch_options = TorchOptions(
-            input_shape=None if input_shape is None else parse_shape(input_shape, "--input-shape"),
-            input_path=input_data,
-            kwargs=kwargs,
-            batch=batch,
+        for flag, value in torch_flags.items():
+            if value is not None:
+                raise InitcliError(
+                    f"{flag} is for a PyTorch model (path/model.py:NAME); {target} is a "
+                    f"{'Keras model' if _is_keras(target) else 'YAML spec'}, whose input shape is "
+                    "in the file: remove " + flag,
+                    EXIT_BAD_USAGE,
+                )
+        notes: list[str] = []
+        if _is_keras(target):
+            from initcli.importers.keras_config import load_keras_spec
+
+            spec, notes = load_keras_spec(config)
+        else:
+            from initcli.network_spec import load_spec
+
+            spec = load_spec(config)
+        options = RunOptions(
             seed=seed,
+            batch=batch,
             dtype=dtype,
             init=init,
             bias_init=bias_init,
             with_grad=not no_grad,
             keep_samples=not no_plots,
+            scheme=scheme,
         )
-        result = run_torch(target, torch_options, seeds)
-        _finish(result, out, seed, force, no_plots, as_json)
-        return
-    if target.endswith(".py"):
-        raise InitcliError(
-            f"{target}: name the factory in the file, e.g. {target}:make_model "
-            "(a function returning the torch.nn.Module)",
-            EXIT_BAD_USAGE,
-        )
-    for flag, value in torch_flags.items():
-        if value is not None:
-            raise InitcliError(
-                f"{flag} is for a PyTorch model (path/model.py:NAME); {target} is a "
-                f"{'Keras model' if _is_keras(target) else 'YAML spec'}, whose input shape is "
-                "in the file: remove " + flag,
-                EXIT_BAD_USAGE,
-            )
-    notes: list[str] = []
-    if _is_keras(target):
-        from initcli.importers.keras_config import load_keras_spec
+        plan = prepare_run(spec, options, seeds, out, allow_long)
+        spec = plan.jobs[0][0]
+        with progress(wanted(as_json, plan.seconds)) as bar:
+            if seeds == 1:
+                bar.start(f"{spec.name}: layers", plan.layers * (1 if no_grad else 2))
+                (result,) = run_jobs(plan.jobs, seeds, on_step=bar.advance)
+            else:
+                bar.start(f"{spec.name}: seeds", seeds)
+                (result,) = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
+        result.summary.notes.extend(notes)
+        _finish(result, out, seed, force, no_plots, as_json, figures)
 
-        spec, notes = load_keras_spec(config)
-    else:
-        from initcli.network_spec import load_spec
 
-        spec = load_spec(config)
-    options = RunOptions(
-        seed=seed,
-        batch=batch,
-        dtype=dtype,
-        init=init,
-        bias_init=bias_init,
-        with_grad=not no_grad,
-        keep_samples=not no_plots,
-        scheme=scheme,
-    )
-    plan = prepare_run(spec, options, seeds, out, allow_long)
-    if not no_plots:
-        from initcli.plots import preload
+def _figure_helper(no_plots: bool, owns_process: bool) -> AbstractContextManager[Helper]:
+    """A process forked before the computation that imports matplotlib meanwhile, on
+    another core, and then draws the figures (initcli.forked): only for the console program
+    (``owns_process``) and with plots; otherwise the figures are drawn here, in turn."""
+    from initcli.forked import helper_process
 
-        preload()
-    spec = plan.jobs[0][0]
-    with progress(wanted(as_json, plan.seconds)) as bar:
-        if seeds == 1:
-            bar.start(f"{spec.name}: layers", plan.layers * (1 if no_grad else 2))
-            (result,) = run_jobs(plan.jobs, seeds, on_step=bar.advance)
-        else:
-            bar.start(f"{spec.name}: seeds", seeds)
-            (result,) = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
-    result.summary.notes.extend(notes)
-    _finish(result, out, seed, force, no_plots, as_json)
+    return helper_process(_import_figure_modules, enabled=owns_process and not no_plots)
+
+
+def _import_figure_modules() -> None:
+    from initcli.plots import import_matplotlib
+
+    import_matplotlib()
 
 
 def _is_torch_target(target: str) -> bool:
@@ -218,13 +251,19 @@ def _refuse_torch_conflicts(
 
 
 def _finish(
-    result: object, out: Path, seed: int, force: bool, no_plots: bool, as_json: bool
+    result: object,
+    out: Path,
+    seed: int,
+    force: bool,
+    no_plots: bool,
+    as_json: bool,
+    figures: Helper | None = None,
 ) -> None:
     from initcli.stats import RunResult
 
     assert isinstance(result, RunResult)
     directory = run_directory(out, result.name, result.init, seed, force)
-    written = write_outputs(result, directory, plots=not no_plots)
+    written = write_outputs(result, directory, plots=not no_plots, figures=figures)
     if as_json:
         print_json(result.to_dict())
         return

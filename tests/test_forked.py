@@ -1,0 +1,180 @@
+"""initcli.forked: jobs in forked children, and the figure helper of ``initcli run``.
+
+Every test checks that no child of this process is left afterwards (/proc), whichever way
+the jobs ended: the module's promise is that a child never outlives the call that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from initcli.errors import EXIT_BAD_USAGE, InitcliError
+from initcli.forked import helper_process, run_side_by_side
+from tests.processes import run_initcli
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _live_children() -> set[int]:
+    own = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[1] == own:  # zombies too: a child not waited for is a leak
+            found.add(int(entry))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_child_left() -> object:
+    before = _live_children()
+    yield
+    assert _live_children() - before == set()
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _square(value: int) -> int:
+    return value * value
+
+
+def _raise_initcli() -> int:
+    raise InitcliError("bad.yaml:3: units: -1 is not a positive integer", EXIT_BAD_USAGE)
+
+
+def _raise_bug() -> int:
+    raise ZeroDivisionError("division by zero in a figure")
+
+
+def _sleep_long() -> int:
+    time.sleep(60)
+    return 0
+
+
+def test_results_come_back_in_order_from_other_processes() -> None:
+    jobs: list[Callable[[], int]] = [_pid, _pid, _pid, lambda: _square(7)]
+    first, second, third, square = run_side_by_side(jobs)
+    assert first == os.getpid()  # the first job runs here
+    assert len({first, second, third}) == 3  # each other job in its own child
+    assert square == 49
+
+
+def test_without_parallel_every_job_runs_here() -> None:
+    assert run_side_by_side([_pid, _pid], parallel=False) == [os.getpid()] * 2
+
+
+def test_a_childs_initcli_error_keeps_its_message_and_exit_code() -> None:
+    with pytest.raises(InitcliError) as caught:
+        run_side_by_side([_pid, _raise_initcli])
+    assert caught.value.message == "bad.yaml:3: units: -1 is not a positive integer"
+    assert caught.value.exit_code == EXIT_BAD_USAGE
+
+
+def test_a_crash_in_a_child_names_its_type_and_message() -> None:
+    with pytest.raises(RuntimeError, match="ZeroDivisionError: division by zero in a figure"):
+        run_side_by_side([_pid, _raise_bug, _pid])
+
+
+def test_a_failure_here_stops_and_reaps_the_children_still_running() -> None:
+    start = time.monotonic()
+    with pytest.raises(ZeroDivisionError):
+        run_side_by_side([lambda: 1 // 0, _sleep_long, _sleep_long])
+    # SIGTERM ended the sleeping children (a hang guard, not a speed measurement)
+    assert time.monotonic() - start < 30
+
+
+def test_the_helper_prepares_and_answers_in_its_own_process(tmp_path: Path) -> None:
+    marker = tmp_path / "prepared"
+
+    def prepare() -> None:
+        marker.write_text(str(os.getpid()))
+
+    with helper_process(prepare) as helper:
+        assert helper.forked
+        answer = helper.call(_pid)
+    assert answer != os.getpid()
+    assert marker.read_text() == str(answer)  # prepare ran in the child that answered
+
+
+def test_a_helper_never_called_is_stopped_and_reaped() -> None:
+    start = time.monotonic()
+    with helper_process(lambda: time.sleep(60)) as helper:
+        assert helper.forked
+    assert time.monotonic() - start < 30  # SIGTERM interrupted prepare
+
+
+def test_a_helper_whose_prepare_failed_says_why_when_called() -> None:
+    def prepare() -> None:
+        raise ImportError("No module named 'matplotlib'")
+
+    with helper_process(prepare) as helper, pytest.raises(RuntimeError, match="matplotlib"):
+        helper.call(_pid)
+
+
+def test_a_disabled_helper_calls_in_this_process() -> None:
+    prepared: list[int] = []
+    with helper_process(lambda: prepared.append(os.getpid()), enabled=False) as helper:
+        assert not helper.forked
+        assert helper.call(_square, 5) == 25
+    assert prepared == [os.getpid()]
+
+
+def test_a_helpers_initcli_error_reaches_the_caller() -> None:
+    with helper_process(lambda: None) as helper, pytest.raises(InitcliError, match=r"bad\.yaml"):
+        helper.call(_raise_initcli)
+
+
+def test_main_called_in_process_never_forks(
+    cli: Callable[..., object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host process calling main() may have threads that fork would not copy."""
+
+    def refuse_fork() -> int:
+        raise AssertionError("initcli forked inside a host process")
+
+    monkeypatch.setattr(os, "fork", refuse_fork)
+    result = cli("run", str(CONFIGS / "mlp_tanh.yaml"), "--out", str(tmp_path))
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    assert len(list(tmp_path.rglob("*.png"))) == 3
+
+
+@pytest.mark.parametrize(
+    "config, batch", [("mlp_tanh.yaml", "512"), ("he2015_30layer.yaml", "64")]
+)  # all 10 layers' histograms; 8 of 30 (the helper is sent only those 8 layers' samples)
+def test_the_console_program_draws_the_same_figures_as_in_process(
+    cli: Callable[..., object], tmp_path: Path, config: str, batch: str
+) -> None:
+    """The forked helper (console program) and the in-process path write identical PNGs."""
+    args = ["run", str(CONFIGS / config), "--seed", "3", "--batch", batch]
+    done = run_initcli([*args, "--out", str(tmp_path / "forked")], timeout=120)
+    assert done.code == 0, done.err
+    assert not done.orphans
+    result = cli(*args, "--out", str(tmp_path / "here"))
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    forked = sorted((tmp_path / "forked").rglob("*.png"))
+    here = sorted((tmp_path / "here").rglob("*.png"))
+    assert [p.name for p in forked] == [
+        "activation_histograms.png",
+        "gradient_histograms.png",
+        "variance_by_layer.png",
+    ]
+    assert [p.name for p in here] == [p.name for p in forked]
+    for a, b in zip(forked, here, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
