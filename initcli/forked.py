@@ -241,11 +241,7 @@ def _signals_held() -> Iterator[None]:
 
 
 def _reap(pid: int) -> int:
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            return status
-        except ChildProcessError:
-            return 0
-        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
-            continue
+    try:
+        return os.waitpid(pid, 0)[1]  # retried on EINTR by Python itself (PEP 475)
+    except ChildProcessError:
+        return 0

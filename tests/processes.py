@@ -35,9 +35,9 @@ class Finished:
         return "leaked semaphore" in self.err or "resource_tracker" in self.err
 
 
-def session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes whose session id is ``sid`` (Linux /proc)."""
-    members = []
+def _processes() -> list[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, session id) of every process (Linux /proc)."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -47,10 +47,20 @@ def session_members(sid: int) -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        state, session = fields[0], int(fields[3])
-        if session == sid and state != "Z":
-            members.append(int(entry))
-    return members
+        found.append((int(entry), fields[0], int(fields[1]), int(fields[3])))
+    return found
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (non-zombie) processes whose session id is ``sid``."""
+    return [pid for pid, state, _, session in _processes() if session == sid and state != "Z"]
+
+
+def children_of(parent: int, zombies: bool = False) -> set[int]:
+    """Children of ``parent``; with ``zombies``, also those that ended and were not waited for."""
+    return {
+        pid for pid, state, ppid, _ in _processes() if ppid == parent and (zombies or state != "Z")
+    }
 
 
 def run_initcli(

@@ -16,7 +16,7 @@ import pytest
 
 from initcli.errors import EXIT_BAD_USAGE, InitcliError
 from initcli.forked import helper_process, run_side_by_side
-from tests.processes import run_initcli
+from tests.processes import children_of, run_initcli
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
 
@@ -24,20 +24,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def _live_children() -> set[int]:
-    own = str(os.getpid())
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[1] == own:  # zombies too: a child not waited for is a leak
-            found.add(int(entry))
-    return found
+    return children_of(os.getpid(), zombies=True)  # a child not waited for is a leak
 
 
 @pytest.fixture(autouse=True)

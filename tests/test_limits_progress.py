@@ -21,7 +21,7 @@ from initcli.options import estimate_seconds
 from initcli.progress import Progress, progress, wanted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processes import run_initcli, session_members
+from processes import children_of, run_initcli, session_members
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 MLP = str(CONFIGS / "mlp_relu.yaml")
@@ -122,20 +122,8 @@ def test_a_shown_bar_counts_to_its_total() -> None:
         assert task.completed == 4 and task.total == 4
 
 
-def _children() -> list[int]:
-    own = str(os.getpid())
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[1] == own and fields[0] != "Z":
-                found.append(int(entry))
-    return found
+def _children() -> set[int]:
+    return children_of(os.getpid())
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
