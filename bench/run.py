@@ -5,7 +5,8 @@
     python bench/run.py --full       # five repeats; sample and QR at 8192^2 (long)
     python bench/run.py --threads 1  # one BLAS/PyTorch thread: per-core efficiency,
                                      # steady while other processes share the cores
-    python bench/run.py --sections run,memory   # any of run,memory,cli,scaling,sampling,seeds
+    python bench/run.py --sections run,memory   # any of: run,memory,cli,allocator,scaling,
+                                                 # sampling,seeds
 
 Prints Markdown tables and writes bench/results/results.json and results.md. What it measures:
 
@@ -38,6 +39,7 @@ import os
 import platform
 import pstats
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -149,7 +151,7 @@ FULL = replace(
     qr_repeats=1,
     cli_repeats=20,
 )
-SECTIONS = ("run", "memory", "cli", "scaling", "sampling", "seeds")
+SECTIONS = ("run", "memory", "cli", "allocator", "scaling", "sampling", "seeds")
 
 
 def have_torch() -> bool:
@@ -366,6 +368,71 @@ def bench_cli(repeats: int) -> dict[str, Any]:
     }
 
 
+# --- allocator: whole `initcli run` processes, malloc as set by the console program or not ---
+
+ALLOCATOR_RUNS = (
+    ("configs/cnn_relu.yaml", "--batch", "256"),
+    ("configs/skipinit.yaml",),
+    ("configs/resnet_preact.yaml",),
+    ("configs/gpt_small.yaml",),
+)
+
+# main(argv) is how a host process calls initcli: it leaves malloc alone. main() reading
+# sys.argv is the console program, which calls initcli.allocator.keep_freed_memory().
+_ALLOCATOR_CHILD = """
+import json, resource, sys
+from initcli.cli import main
+args, mode, report = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+if mode == "console":
+    sys.argv = ["initcli", *args]
+    try:
+        main()
+    except SystemExit as done:
+        if done.code:
+            raise
+elif main(args):
+    sys.exit("initcli failed")
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+with open(report, "w") as handle:
+    json.dump({"maxrss_kib": peak, "minor_faults": faults}, handle)
+"""
+
+
+def bench_allocator(repeats: int) -> dict[str, Any]:
+    """Interleaved A/B of whole ``initcli run --no-plots`` processes: malloc as glibc
+    leaves it (host mode) against the console program's setting."""
+    with tempfile.TemporaryDirectory(prefix="initcli-bench-") as scratch:
+        return _allocator_ab(repeats, Path(scratch))
+
+
+def _allocator_ab(repeats: int, scratch: Path) -> dict[str, Any]:
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    report = scratch / "allocator.json"
+    rows = []
+    for run_args in ALLOCATOR_RUNS:
+        args = ["run", str(ROOT / run_args[0]), *run_args[1:], "--no-plots", "--json"]
+        args += ["--out", str(scratch)]
+        walls = {mode: Samples() for mode in ("host", "console")}
+        usage: dict[str, dict[str, int]] = {}
+        for _ in range(repeats):
+            for mode in walls:
+                argv = [sys.executable, "-c", _ALLOCATOR_CHILD, json.dumps(args), mode]
+                walls[mode].add(wall_of([*argv, str(report)], env))
+                usage[mode] = json.loads(report.read_text())  # the same every round
+        rows.append(
+            {
+                "command": "initcli run " + " ".join(run_args),
+                "walls": {mode: s.to_dict() for mode, s in walls.items()},
+                "usage": usage,
+                "wall_ratio": walls["console"].best / walls["host"].best,
+            }
+        )
+    return {"rows": rows, "repeats": repeats}
+
+
 # --- scaling ------------------------------------------------------------
 
 
@@ -574,6 +641,7 @@ def render(results: dict[str, Any]) -> str:
         lines += _render_memory([row for row in rows if "memory" in row])
     for name, part in (
         ("cli", _render_cli),
+        ("allocator", _render_allocator),
         ("scaling", _render_scaling),
         ("sampling", _render_sampling),
         ("seeds", _render_seeds),
@@ -683,6 +751,29 @@ def _render_cli(cli: dict[str, Any]) -> list[str]:
     ]
     for row in cli["imports"][:20]:
         lines.append(f"| {row['module']} | {row['imported_by']} | {row['ms']:.0f} |")
+    return lines
+
+
+def _render_allocator(al: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## malloc: the console program's setting (initcli.allocator) against glibc's default",
+        "",
+        f"Whole `--no-plots` processes, interleaved, best of {al['repeats']}: `main(argv)` "
+        "(a host process, malloc untouched) against `main()` (the console program).",
+        "",
+        "| command | default s | console s | console / default | minor faults default -> "
+        "console | peak RSS MiB default -> console |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in al["rows"]:
+        host, console = row["usage"]["host"], row["usage"]["console"]
+        lines.append(
+            f"| `{row['command']}` | {row['walls']['host']['best']:.3f} | "
+            f"{row['walls']['console']['best']:.3f} | {row['wall_ratio']:.2f} | "
+            f"{host['minor_faults']} -> {console['minor_faults']} | "
+            f"{host['maxrss_kib'] / 1024:.0f} -> {console['maxrss_kib'] / 1024:.0f} |"
+        )
     return lines
 
 
@@ -926,6 +1017,7 @@ def run(settings: Settings, sections: list[str], threads: int, out: Path) -> dic
         )
     for name, bench in (
         ("cli", lambda: bench_cli(settings.cli_repeats)),
+        ("allocator", lambda: bench_allocator(settings.repeats + 2)),
         ("scaling", lambda: bench_scaling(settings)),
         ("sampling", lambda: bench_sampling(settings)),
         ("seeds", lambda: bench_seeds(settings)),

@@ -147,3 +147,16 @@ def test_blas_facts_and_timers() -> None:
     assert 1e6 < rate < MAX_FLOPS_PER_CORE * _cores(), f"{rate:.3g} FLOP/s"
     samples = measure.Samples([2.0, 1.0, 3.0])
     assert samples.best == 1.0 and samples.median == 2.0 and samples.spread == 1.0
+
+
+def test_allocator_ab_runs_both_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench_run, "ALLOCATOR_RUNS", (("configs/mlp_tanh.yaml", "--batch", "4"),))
+    result = bench_run.bench_allocator(1)
+    (row,) = result["rows"]
+    for mode in ("host", "console"):
+        assert row["walls"][mode]["best"] > 0
+        assert row["usage"][mode]["minor_faults"] > 0
+        assert row["usage"][mode]["maxrss_kib"] > 10 * 1024  # at least Python and numpy
+    assert "| `initcli run configs/mlp_tanh.yaml --batch 4` |" in "\n".join(
+        bench_run._render_allocator(result)
+    )

@@ -16,6 +16,7 @@ DEFAULT_ACTIVATION = "relu"
 
 
 def compare(
+    context: typer.Context,
     specs: list[str] = typer.Argument(
         ..., help="One or more initializer SPECs, e.g. xavier he 'orthogonal(gain=1.41)'."
     ),
@@ -64,6 +65,10 @@ def compare(
 
     Example: initcli compare xavier he --activation relu --depth 20 --width 512
     """
+    if (context.obj or {}).get("owns_process") and seeds == 1:  # see initcli.allocator
+        from initcli.allocator import keep_freed_memory
+
+        keep_freed_memory()
     from initcli.experiment import RunOptions, run_jobs
     from initcli.options import Stack, prepare_compare
     from initcli.progress import progress, wanted

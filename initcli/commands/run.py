@@ -121,6 +121,10 @@ def run(
     """
     # Forked first, so that its matplotlib import overlaps everything that follows.
     owns_process = bool((context.obj or {}).get("owns_process"))
+    if owns_process and seeds == 1:  # see initcli.allocator for why, and why not --seeds
+        from initcli.allocator import keep_freed_memory
+
+        keep_freed_memory()
     with _figure_helper(no_plots, owns_process) as figures:
         from initcli.experiment import RunOptions, run_jobs
         from initcli.options import check_dtype, check_positive, check_seed, prepare_run
