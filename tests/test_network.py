@@ -18,7 +18,6 @@ from initcli.fans import compute_fans
 from initcli.initializers import resolve_initializer
 from initcli.network import Layer, build_network, flops, infer_layer, macs, parameter_count
 from initcli.network_spec import LayerSpec, Location, NetworkSpec
-from tests.layer_helpers import params_for, single
 
 LOC = Location("net.yaml", 7, "layers[2]")
 
@@ -529,26 +528,3 @@ def test_dense_after_conv_names_both_layers():
         "(8, 8, 8); add '- {type: flatten}' before it (Keras and PyTorch would apply dense "
         "to the last axis only)"
     )
-
-
-@pytest.mark.parametrize("activation", ["tanh", "relu", "gelu", "linear"])
-@pytest.mark.parametrize("kind", ["dense", "conv2d"])
-def test_backward_writes_dl_dz_into_the_saved_derivative(kind, activation):
-    # dL/dz = dL/da * phi'(z) goes into phi'(z)'s buffer (the layer's alone, done with after
-    # that product), so backward allocates no third activation-sized tensor; linear's phi'
-    # is a read-only broadcast 1 and gets a fresh product instead.
-    if kind == "dense":
-        text, shape = f"{{type: dense, units: 6, activation: {activation}}}", [4]
-    else:
-        text = f"{{type: conv2d, filters: 3, kernel_size: 3, activation: {activation}}}"
-        shape = [2, 5, 5]
-    net, layer = single(shape, text)
-    params = params_for(net)
-    rng = np.random.default_rng(1)
-    _, (out, (x_in, dphi)) = _finish(layer.forward(rng.standard_normal((3, *shape)), params, True))
-    expected = dphi.copy()
-    grad = rng.standard_normal(out.shape)
-    backward = layer.backward(grad.copy(), params, (x_in, dphi), True)
-    (step,) = list(itertools.islice(backward, 1))
-    np.testing.assert_array_equal(step.grad_preact, grad * expected)
-    assert np.shares_memory(step.grad_preact, dphi) == (activation != "linear")

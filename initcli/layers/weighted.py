@@ -120,14 +120,7 @@ class WeightedLayer(Layer):
     ) -> Backward:
         x_in, dphi = saved
         del saved
-        grad = grad.reshape(dphi.shape)
-        # dL/dz = dL/da * phi'(z) into phi'(z)'s own buffer: it is this layer's alone and
-        # not needed after this line, so backward holds one activation-sized tensor less
-        # (and faults no new pages in). Not for a read-only phi' (linear's broadcast 1).
-        if dphi.flags.writeable and dphi.dtype == np.result_type(grad, dphi):
-            grad_z = np.multiply(grad, dphi, out=dphi)
-        else:
-            grad_z = grad * dphi
+        grad_z = grad.reshape(dphi.shape) * dphi
         del dphi, grad
         own = params.of(self)
         grad_x, grad_weight = self.linear_backward(
