@@ -10,10 +10,10 @@ the next tensor of that size reuses them: the memory stays counted once in the p
 just not returned to the system until the process exits.
 
 Measured on the 2-core EPYC (bench/RESULTS.md, section "malloc": whole ``initcli run
---no-plots`` processes, interleaved): minor page faults fell from 19,900 to 15,200 on
-``configs/cnn_relu.yaml --batch 256`` and from 83,300 to 29,800 on ``configs/skipinit.yaml``;
-wall time 0.90 to 1.03 of glibc's default (the machine's noise is 10-30%), peak RSS within
-3 MiB.
+--no-plots`` processes, interleaved): minor page faults fell from 18,600 to 13,900 on
+``configs/cnn_relu.yaml --batch 256`` and from 74,700 to 29,500 on ``configs/skipinit.yaml``;
+wall time 0.89 to 0.94 of glibc's default in that run (0.87 to 1.16 in two earlier ones, the
+machine's noise being 10-30%), peak RSS within 3 MiB.
 
 Only the console program calls :func:`keep_freed_memory`: an allocator is a process's
 setting, and a host process that calls ``initcli.cli.main`` keeps its own. Not with
