@@ -43,6 +43,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from initcli import conv_implicit
+
 COLUMN_BUDGET = 16 * 2**20  # bytes of column matrix per chunk of the batch
 
 Pads = tuple[tuple[int, int], ...]
@@ -105,7 +107,8 @@ def workspace_bytes(
     Per chunk of ``n`` examples: the column matrix ``K * n * P``, the GEMM result
     ``O * n * P``, the padded input ``n * C * prod(padded)`` when padding is non-zero, and
     ``2 * O * K`` for the weight gradient and one chunk's share of it. Excludes the call's
-    output array (``z``, or ``dL/dx`` and ``dL/dW``).
+    output array (``z``, or ``dL/dx`` and ``dL/dW``). An upper bound for a layer that takes
+    the implicit GEMM (:mod:`initcli.conv_implicit`, one example's grids at a time).
     """
     rows, positions, channels, filters, padded, has_pad = _geometry(
         (batch, *in_shape), weight_shape, out_shape[1:], pads
@@ -208,6 +211,33 @@ def conv_output_shape(
     )
 
 
+def _implicit(
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: Pads,
+    method: str,
+) -> tuple[conv_implicit.Plan, object] | None:
+    """The implicit-GEMM plan and BLAS call for this layer, or None for im2col.
+
+    ``method``: "auto" (implicit where it measured faster and numpy's OpenBLAS is there),
+    "im2col", or "implicit" (wherever the stride allows: the tests' switch)."""
+    if method not in ("auto", "im2col", "implicit"):
+        raise ValueError(f"conv: method {method!r}")
+    if method == "im2col":
+        return None
+    plan = conv_implicit.plan(
+        x.shape, weight.shape, stride, dilation, pads, only_where_faster=method == "auto"
+    )
+    if plan is None:
+        return None
+    from initcli.blas import gemm
+
+    call = gemm(x.dtype)
+    return None if call is None else (plan, call)
+
+
 def conv_forward(
     x: np.ndarray,
     weight: np.ndarray,
@@ -216,9 +246,14 @@ def conv_forward(
     dilation: Sequence[int],
     pads: Pads,
     budget: int = COLUMN_BUDGET,
+    method: str = "auto",
 ) -> np.ndarray:
-    """``z = conv(x, W) + b``, shape ``(B, O, *out)``, in ``x``'s dtype."""
+    """``z = conv(x, W) + b``, shape ``(B, O, *out)``, in ``x``'s dtype; by implicit GEMM
+    where :mod:`initcli.conv_implicit` applies, else by im2col (``method``: see _implicit)."""
     _check(x, weight, stride, dilation)
+    implicit = _implicit(x, weight, stride, dilation, pads, method)
+    if implicit is not None:
+        return conv_implicit.forward(x, weight, bias, *implicit)
     out = conv_output_shape(x.shape, weight.shape, stride, dilation, pads)
     batch, filters = x.shape[0], weight.shape[0]
     z = np.empty((batch, filters, *out), dtype=x.dtype)
@@ -248,9 +283,14 @@ def conv_backward(
     pads: Pads,
     need_grad_x: bool = True,
     budget: int = COLUMN_BUDGET,
+    method: str = "auto",
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """``(dL/dx, dL/dW)`` from ``dL/dz``; ``dL/dx`` is None when ``need_grad_x`` is False."""
     _check(x, weight, stride, dilation)
+    implicit = _implicit(x, weight, stride, dilation, pads, method)
+    if implicit is not None:
+        plan, call = implicit
+        return conv_implicit.backward(x, weight, grad_z, plan, need_grad_x, call)
     out = tuple(grad_z.shape[2:])
     batch, filters = x.shape[0], weight.shape[0]
     rows = math.prod(weight.shape[1:])

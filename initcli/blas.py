@@ -1,0 +1,48 @@
+"""GEMM that accumulates into strided operands: numpy's own OpenBLAS, called directly.
+
+``np.matmul`` writes a fresh product; a convolution computed without im2col needs
+``C += A @ B`` on windows of larger arrays (leading dimension != row length), one call per
+kernel offset (:mod:`initcli.conv`, ``implicit`` path). The PyPI wheels of numpy ship
+OpenBLAS as ``numpy.libs/libscipy_openblas64_*.so`` with 64-bit integers and the symbol
+prefix ``scipy_`` (``scipy_cblas_sgemm64_``; see the scipy-openblas64 package). Where
+numpy was built against another BLAS that file is absent and :func:`gemm` returns None:
+the caller keeps its numpy route.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
+
+Gemm = Callable[..., None]
+
+
+def gemm(dtype: np.dtype) -> Gemm | None:
+    """``cblas_?gemm(layout, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)`` of
+    numpy's bundled OpenBLAS for float32 / float64 (pointers as ints), or None."""
+    names = {
+        np.dtype(np.float32): "scipy_cblas_sgemm64_",
+        np.dtype(np.float64): "scipy_cblas_dgemm64_",
+    }
+    name = names.get(np.dtype(dtype))
+    if name is None:
+        return None
+    libraries = sorted(
+        (Path(np.__file__).parent.parent / "numpy.libs").glob("libscipy_openblas64_*")
+    )
+    if len(libraries) != 1:
+        return None
+    try:
+        function = getattr(ctypes.CDLL(str(libraries[0])), name)
+    except (OSError, AttributeError):
+        return None
+    real = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
+    index, pointer = ctypes.c_int64, ctypes.c_void_p
+    function.argtypes = [index] * 6 + [real, pointer, index, pointer, index, real, pointer, index]
+    function.restype = None
+    return function
