@@ -1,5 +1,10 @@
 """Convolution (1-D and 2-D, any stride, dilation and padding) as large matrix products.
 
+Wide stride-1 layers (at least 64 input channels, a padded grid close to the output) go to
+:mod:`initcli.conv_implicit` instead, an implicit GEMM with no column matrix, where that
+measured faster and numpy's bundled OpenBLAS is there; everything below is the im2col
+route, which every other layer takes.
+
 Layouts: input ``x`` is ``(B, C, *spatial)``, weight ``(O, C, *k)`` (PyTorch), output
 ``(B, O, *out)``; ``pads`` holds ``(before, after)`` per spatial dimension. The operation is
 cross-correlation, as in ``torch.nn.functional.conv1d/conv2d`` and Keras::
