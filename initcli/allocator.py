@@ -26,6 +26,10 @@ left as they are).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 # glibc <malloc.h>
 _M_TRIM_THRESHOLD = -1
@@ -33,18 +37,31 @@ _M_MMAP_MAX = -4
 TRIM_THRESHOLD = 2**30  # bytes of free heap top kept before any is handed back
 
 
-def keep_freed_memory() -> bool:
-    """Set glibc's malloc to keep and reuse freed blocks; False where that is not glibc."""
+def _glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc (``mallopt``'s parameters are glibc's)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     import ctypes
 
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # noqa: B018 - only glibc has it
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    except (OSError, TypeError):
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
+
+
+def is_glibc() -> bool:
+    return _glibc() is not None
+
+
+def keep_freed_memory() -> bool:
+    """Set glibc's malloc to keep and reuse freed blocks; False where that is not glibc."""
+    libc = _glibc()
+    if libc is None:
         return False
+    import ctypes
+
+    mallopt = libc.mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     # mallopt returns 1 on success; the order does not matter, both are needed.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import subprocess
 import sys
 import textwrap
@@ -11,20 +10,12 @@ from pathlib import Path
 import pytest
 
 from initcli import cli
+from initcli.allocator import is_glibc
 
 MLP_TANH = str(Path(__file__).resolve().parent.parent / "configs" / "mlp_tanh.yaml")
 
 
-def _is_glibc() -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        return hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
-    except (OSError, TypeError):
-        return False
-
-
-glibc = pytest.mark.skipif(not _is_glibc(), reason="mallopt is glibc's")
+glibc = pytest.mark.skipif(not is_glibc(), reason="mallopt is glibc's")
 
 # Allocate, touch and free a 40 MiB array ten times (past glibc's largest mmap threshold,
 # so by default each one is a fresh mmap); print the minor page faults of the ten rounds.
