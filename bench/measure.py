@@ -7,7 +7,6 @@ uses the best (the run least disturbed by other processes) and says how far the 
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 import re
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from initcli.blas import bundled_openblas
 
 
 @dataclass
@@ -56,17 +57,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 # --- BLAS -------------------------------------------------------------------------------------
 
 
-def _openblas() -> ctypes.CDLL | None:
-    """numpy's bundled OpenBLAS (scipy-openblas wheels), or None for another BLAS."""
-    root = Path(np.__file__).resolve().parent.parent
-    for path in sorted(glob.glob(str(root / "numpy.libs" / "libscipy_openblas*.so*"))):
-        try:
-            return ctypes.CDLL(path)
-        except OSError:
-            continue
-    return None
-
-
 def _symbol(lib: ctypes.CDLL, *names: str) -> Any:
     for name in names:
         if hasattr(lib, name):
@@ -90,7 +80,7 @@ def blas_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu": _cpu_model(),
     }
-    lib = _openblas()
+    lib = bundled_openblas()
     if lib is None:
         info["blas"] = "not the bundled OpenBLAS; see np.show_config()"
         return info
@@ -113,7 +103,7 @@ def blas_threads() -> int:
 
 def set_blas_threads(threads: int) -> bool:
     """Set the bundled OpenBLAS's thread count in this process; False if it cannot."""
-    lib = _openblas()
+    lib = bundled_openblas()
     setter = (
         None
         if lib is None

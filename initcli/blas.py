@@ -22,9 +22,22 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
 Gemm = Callable[..., None]
 
 
+def bundled_openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS that numpy's wheels bundle (``numpy.libs/libscipy_openblas*``), or None
+    where numpy was built against another BLAS."""
+    root = Path(np.__file__).resolve().parent.parent
+    for path in sorted((root / "numpy.libs").glob("libscipy_openblas*.so*")):
+        try:
+            return ctypes.CDLL(str(path))
+        except OSError:
+            continue
+    return None
+
+
 def gemm(dtype: np.dtype) -> Gemm | None:
     """``cblas_?gemm(layout, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)`` of
-    numpy's bundled OpenBLAS for float32 / float64 (pointers as ints), or None."""
+    numpy's bundled OpenBLAS for float32 / float64 (pointers as ints), or None. Only the
+    64-bit-integer build has these symbols (the ``c_int64`` arguments below)."""
     names = {
         np.dtype(np.float32): "scipy_cblas_sgemm64_",
         np.dtype(np.float64): "scipy_cblas_dgemm64_",
@@ -32,14 +45,9 @@ def gemm(dtype: np.dtype) -> Gemm | None:
     name = names.get(np.dtype(dtype))
     if name is None:
         return None
-    libraries = sorted(
-        (Path(np.__file__).parent.parent / "numpy.libs").glob("libscipy_openblas64_*")
-    )
-    if len(libraries) != 1:
-        return None
-    try:
-        function = getattr(ctypes.CDLL(str(libraries[0])), name)
-    except (OSError, AttributeError):
+    library = bundled_openblas()
+    function = None if library is None else getattr(library, name, None)
+    if function is None:
         return None
     real = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
     index, pointer = ctypes.c_int64, ctypes.c_void_p

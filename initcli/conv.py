@@ -45,10 +45,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from initcli import conv_implicit
+
+if TYPE_CHECKING:
+    from initcli.blas import Gemm
 
 COLUMN_BUDGET = 16 * 2**20  # bytes of column matrix per chunk of the batch
 
@@ -223,7 +227,7 @@ def _implicit(
     dilation: Sequence[int],
     pads: Pads,
     method: str,
-) -> tuple[conv_implicit.Plan, object] | None:
+) -> tuple[conv_implicit.Plan, Gemm] | None:
     """The implicit-GEMM plan and BLAS call for this layer, or None for im2col.
 
     ``method``: "auto" (implicit where it measured faster and numpy's OpenBLAS is there),

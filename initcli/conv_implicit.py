@@ -26,8 +26,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # initcli.blas loads ctypes: imported where a layer runs, not at start-up
+    from initcli.blas import Gemm
 
 MIN_CHANNELS = 64
 MAX_GRID = 1.15  # computed positions L / output positions oh * ow
@@ -60,14 +64,6 @@ class Plan:
             for i in range(self.kernel[0])
             for j in range(self.kernel[1])
         ]
-
-    def workspace_elements(self) -> int:
-        """Temporaries of one call: one example's padded input, the output grid and its
-        gradient, dL/dx's padded grid, and the weight taps with their gradient."""
-        grid = self.padded[0] * self.padded[1]
-        out_grid = self.out[0] * self.padded[1]
-        weights = self.filters * self.channels * self.kernel[0] * self.kernel[1]
-        return 2 * self.channels * grid + 2 * self.filters * out_grid + 2 * weights
 
 
 def plan(
@@ -113,27 +109,25 @@ def _interior(p: Plan) -> tuple[slice, slice]:
 
 
 def forward(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, p: Plan, gemm: object
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, p: Plan, gemm: Gemm
 ) -> np.ndarray:
-    """``z = conv(x, W) + b`` in x's layout and dtype."""
+    """``z = conv(x, W) + b`` in x's layout and dtype (``gemm``: :func:`initcli.blas.gemm`)."""
     from initcli.blas import NO_TRANS, ROW_MAJOR
 
-    call = gemm  # a ctypes function (initcli.blas.gemm)
     batch, item = x.shape[0], x.itemsize
     x4 = x.reshape(batch, p.channels, *p.size)
-    taps = np.ascontiguousarray(
-        weight.reshape(p.filters, p.channels, *p.kernel).transpose(2, 3, 0, 1)
-    )
+    taps = _taps(weight, p)
     xp = np.zeros((p.channels, *p.padded), dtype=x.dtype)
     grid = np.empty((p.filters, p.out[0], p.padded[1]), dtype=x.dtype)
     z = np.empty((batch, p.filters, *p.out), dtype=x.dtype)
     rows, cols = _interior(p)
     grid_size, ld_out = p.padded[0] * p.padded[1], p.out[0] * p.padded[1]
+    shifts, length = p.shifts, p.length
     for b in range(batch):
         xp[:, rows, cols] = x4[b]
-        for n, (i, j, shift) in enumerate(p.shifts):
-            call(  # type: ignore[operator]
-                ROW_MAJOR, NO_TRANS, NO_TRANS, p.filters, p.length, p.channels, 1.0,
+        for n, (i, j, shift) in enumerate(shifts):
+            gemm(
+                ROW_MAJOR, NO_TRANS, NO_TRANS, p.filters, length, p.channels, 1.0,
                 taps[i, j].ctypes.data, p.channels, xp.ctypes.data + shift * item, grid_size,
                 1.0 if n else 0.0, grid.ctypes.data, ld_out,
             )  # fmt: skip
@@ -144,18 +138,15 @@ def forward(
 
 
 def backward(
-    x: np.ndarray, weight: np.ndarray, grad_z: np.ndarray, p: Plan, need_grad_x: bool, gemm: object
+    x: np.ndarray, weight: np.ndarray, grad_z: np.ndarray, p: Plan, need_grad_x: bool, gemm: Gemm
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """``(dL/dx, dL/dW)`` from ``dL/dz``; dL/dx is None when not ``need_grad_x``."""
     from initcli.blas import NO_TRANS, ROW_MAJOR, TRANS
 
-    call = gemm
     batch, item = x.shape[0], x.itemsize
     x4 = x.reshape(batch, p.channels, *p.size)
     gz4 = grad_z.reshape(batch, p.filters, *p.out)
-    taps = np.ascontiguousarray(
-        weight.reshape(p.filters, p.channels, *p.kernel).transpose(2, 3, 0, 1)
-    )
+    taps = _taps(weight, p)
     xp = np.zeros((p.channels, *p.padded), dtype=x.dtype)
     dgrid = np.zeros((p.filters, p.out[0], p.padded[1]), dtype=x.dtype)  # zero columns stay
     dtaps = np.zeros_like(taps)
@@ -164,20 +155,21 @@ def backward(
     gx4 = grad_x.reshape(x4.shape) if grad_x is not None else None
     rows, cols = _interior(p)
     grid_size, ld_out = p.padded[0] * p.padded[1], p.out[0] * p.padded[1]
+    shifts, length = p.shifts, p.length
     for b in range(batch):
         xp[:, rows, cols] = x4[b]
         dgrid[:, :, : p.out[1]] = gz4[b]
         if dxp is not None:
             dxp[...] = 0
-        for i, j, shift in p.shifts:
-            call(  # type: ignore[operator]
-                ROW_MAJOR, NO_TRANS, TRANS, p.filters, p.channels, p.length, 1.0,
+        for i, j, shift in shifts:
+            gemm(
+                ROW_MAJOR, NO_TRANS, TRANS, p.filters, p.channels, length, 1.0,
                 dgrid.ctypes.data, ld_out, xp.ctypes.data + shift * item, grid_size,
                 1.0, dtaps[i, j].ctypes.data, p.channels,
             )  # fmt: skip
             if dxp is not None:
-                call(  # type: ignore[operator]
-                    ROW_MAJOR, TRANS, NO_TRANS, p.channels, p.length, p.filters, 1.0,
+                gemm(
+                    ROW_MAJOR, TRANS, NO_TRANS, p.channels, length, p.filters, 1.0,
                     taps[i, j].ctypes.data, p.channels, dgrid.ctypes.data, ld_out,
                     1.0, dxp.ctypes.data + shift * item, grid_size,
                 )  # fmt: skip
