@@ -13,7 +13,8 @@ message and exit code.
 Signals: a child ignores SIGINT (the terminal sends Ctrl-C to the whole process group) and
 turns SIGTERM into KeyboardInterrupt, so it stops only when this process says so, through
 the cleanup of whatever file it was writing (outputs.atomic_path). When this process is
-interrupted or fails, it sends SIGTERM to the children still running and waits for each.
+interrupted or fails, it sends SIGTERM to the children still running and repeats it to each
+until that child has gone (:func:`_stop`: one signal can be lost just before a blocking call).
 """
 
 from __future__ import annotations
