@@ -158,12 +158,21 @@ def flop_count(network: Network, batch: int) -> int:
 
 
 def floor_bytes(network: Network, batch: int, itemsize: int) -> int:
-    """What backward cannot do without: parameters, and per weighted layer x and phi'(z)."""
+    """What backward cannot do without: parameters, per weighted layer its input x, and
+    phi'(z) where it is neither the constant 1 (linear) nor read from phi(z) (relu-like:
+    phi(z) is the next layer's input, or for the last layer the network's output)."""
+    layers = weighted_layers(network)
     total = 0
-    for layer in weighted_layers(network):
-        assert layer.weight_shape is not None
+    for layer in layers:
+        assert layer.weight_shape is not None and layer.activation is not None
         total += math.prod(layer.weight_shape) + layer.weight_shape[0]
-        total += batch * (math.prod(layer.in_shape) + math.prod(layer.out_shape))
+        total += batch * math.prod(layer.in_shape)
+        if layer.activation.name != "linear" and not layer.activation.reads_derivative_from_output:
+            total += batch * math.prod(layer.out_shape)
+    last = layers[-1]
+    assert last.activation is not None
+    if last.activation.reads_derivative_from_output:
+        total += batch * math.prod(last.out_shape)
     return total * itemsize
 
 

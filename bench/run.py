@@ -16,7 +16,7 @@ Prints Markdown tables and writes bench/results/results.json and results.md. Wha
   rounds), propagation alone against propagation + statistics, and PyTorch's forward +
   backward of the same network (same weights) with per-layer variances collected by hooks;
 - peak memory of each case in a fresh process (VmHWM after resetting it, above the RSS after
-  imports) against the floor (parameters + each weighted layer's input and phi'(z)) and
+  imports) against the floor (parameters + each weighted layer's input, and phi'(z) where kept) and
   against ``initcli.propagate.estimate_memory``;
 - CLI start-up of ``initcli fans`` against ``python -c "import numpy"``, and who imports what;
 - time and memory over depth and batch (dense), with straight-line fits;
@@ -729,7 +729,9 @@ def _render_memory(rows: list[dict[str, Any]]) -> list[str]:
         )
     lines += [
         "",
-        "floor = parameters + per weighted layer its input and phi'(z) (what backward needs).",
+        "floor = parameters + per weighted layer its input, and phi'(z) unless backward reads "
+        "it from phi(z) (relu, leaky_relu: then the network's output) or it is 1 (linear): "
+        "what backward needs (bench/cases.py floor_bytes).",
     ]
     return lines
 

@@ -356,17 +356,19 @@ def _linear_fused(z: Array, p: Params, need: bool, overwrite: bool) -> tuple[Arr
     return a, np.broadcast_to(np.ones((), dtype=z.dtype), z.shape)
 
 
-def _relu_fused(z: Array, p: Params, need: bool, overwrite: bool) -> tuple[Array, Array | None]:
-    a = np.maximum(z, 0, out=z if overwrite else None)
-    if not need:
-        return a, None
-    # relu' from the sign of relu(z): 1 where a > 0, 0 at and below 0 (torch's
-    # threshold_backward); the comparison writes the float result directly (np.sign is not
-    # vectorised: 0.73 ms against 0.26 ms per 2**20 values). NaN is kept, as in _relu_grad.
+def _relu_grad_from_output(a: Array, p: Params) -> Array:
+    """relu' from the sign of a = relu(z): 1 where a > 0, 0 at and below 0 (torch's
+    threshold_backward), NaN kept, as _relu_grad(z); the comparison writes the float result
+    directly (np.sign is not vectorised: 0.73 ms against 0.26 ms per 2**20 values)."""
     d = np.greater(a, 0, out=np.empty_like(a))
     if np.isnan(a).any():
         _keep_nan(d, a)
-    return a, d
+    return d
+
+
+def _relu_fused(z: Array, p: Params, need: bool, overwrite: bool) -> tuple[Array, Array | None]:
+    a = np.maximum(z, 0, out=z if overwrite else None)
+    return a, (_relu_grad_from_output(a, p) if need else None)
 
 
 def _tanh_fused(z: Array, p: Params, need: bool, overwrite: bool) -> tuple[Array, Array | None]:
@@ -438,6 +440,10 @@ class Definition:
     # (phi(z), phi'(z) or None) in fewer passes than forward + derivative; may reuse z's
     # buffer when its last argument is True. None: forward and derivative one after the other.
     fused: _Fused | None = None
+    # phi'(z) computed from phi(z) alone, bit for bit derivative(z) (relu: phi(z) > 0 exactly
+    # where z > 0, NaN where z is NaN): backward then reads phi' from phi(z), which the next
+    # layer keeps as its input anyway, instead of keeping a tensor of its own.
+    derivative_from_output: _Fn | None = None
 
 
 def _kink_at_zero(p: Params) -> tuple[float, ...]:
@@ -460,6 +466,7 @@ _DEFINITIONS = (
         _relu,
         _relu_grad,
         fused=_relu_fused,
+        derivative_from_output=_relu_grad_from_output,
         kinks=_kink_at_zero,
         can_die=lambda p: True,
         torch_gain_name="relu",
@@ -472,6 +479,7 @@ _DEFINITIONS = (
         params=(
             Param("negative_slope", 0.01, low=0.0, help="slope for z <= 0 (PyTorch's default)"),
         ),
+        derivative_from_output=_leaky_relu_grad,  # slope >= 0: phi(z) > 0 exactly where z > 0
         kinks=_kink_at_zero,
         can_die=lambda p: p["negative_slope"] == 0.0,
         torch_gain_name="leaky_relu",
@@ -592,6 +600,19 @@ class Activation:
     def derivative(self, z: npt.ArrayLike) -> np.ndarray:
         """phi'(z) as a new array of z's (floating) dtype; PyTorch's value at kinks."""
         return self._apply(self.definition.derivative, z)
+
+    @property
+    def reads_derivative_from_output(self) -> bool:
+        """True when :meth:`derivative_from_output` exists (relu, leaky_relu)."""
+        return self.definition.derivative_from_output is not None
+
+    def derivative_from_output(self, a: np.ndarray) -> np.ndarray:
+        """phi'(z) from ``a = forward(z)`` alone, bit for bit :meth:`derivative` of z."""
+        rule = self.definition.derivative_from_output
+        if rule is None:
+            raise ValueError(f"{self.spec}: phi' cannot be read from phi(z)")
+        with np.errstate(all="ignore"):
+            return rule(a, self.params).astype(a.dtype, copy=False)
 
     def forward_and_derivative(
         self, z: npt.ArrayLike, *, need_derivative: bool = True, overwrite_input: bool = False

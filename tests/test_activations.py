@@ -364,6 +364,35 @@ def test_forward_and_derivative_equal_forward_and_derivative(spec: str, dtype: A
     np.testing.assert_array_equal(d2, d)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "spec", [spec for spec in VARIANTS if resolve_activation(spec).reads_derivative_from_output]
+)
+def test_a_derivative_read_from_the_output_is_the_derivative_bit_for_bit(
+    spec: str, dtype: Any
+) -> None:
+    """Backward reads relu' from relu(z) (WeightedLayer keeps phi(z), not phi'(z)): that
+    must give the same bits as phi'(z), at 0, -0, subnormals, where slope * z underflows,
+    at the limits and at NaN."""
+    activation = act(spec)
+    info = np.finfo(dtype)
+    special = [0.0, -0.0, float(info.smallest_subnormal), -float(info.smallest_subnormal)]
+    special += [float(info.tiny), -float(info.tiny), float(info.max), -float(info.max)]
+    rng = np.random.default_rng(5)
+    z = np.concatenate([FUSED_POINTS, special, 4 * rng.standard_normal(500)]).astype(dtype)
+    with np.errstate(all="ignore"):
+        from_output = activation.derivative_from_output(activation.forward(z))
+    assert from_output.dtype == dtype
+    np.testing.assert_array_equal(from_output, activation.derivative(z))
+
+
+def test_the_activations_whose_derivative_is_read_from_the_output() -> None:
+    flagged = {a.name for a in list_activations() if a.reads_derivative_from_output}
+    assert flagged == {"relu", "leaky_relu"}
+    with pytest.raises(ValueError, match="tanh"):
+        act("tanh").derivative_from_output(np.zeros(3))
+
+
 def test_forward_and_derivative_reuses_the_input_buffer_only_when_allowed() -> None:
     z = np.linspace(-3, 3, 64, dtype=np.float32)
     for spec in ("tanh", "relu", "linear"):

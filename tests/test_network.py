@@ -528,3 +528,46 @@ def test_dense_after_conv_names_both_layers():
         "(8, 8, 8); add '- {type: flatten}' before it (Keras and PyTorch would apply dense "
         "to the last axis only)"
     )
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh"])
+def test_forward_keeps_phi_prime_only_where_it_cannot_be_read_from_phi(
+    tmp_path, activation: str
+) -> None:
+    """Memory held at the end of forward (tracemalloc sees numpy's buffers): each layer's
+    input, plus phi'(z) per layer only for tanh; relu-like layers read phi' from phi(z) in
+    backward, and phi(z) is the next layer's input, kept there anyway."""
+    import tracemalloc
+
+    from initcli.network_spec import load_spec
+    from initcli.propagate import ForwardStep, propagate, sample_parameters
+
+    depth, width, batch = 6, 256, 512  # every activation tensor is 1 MiB in float64
+    layers = "\n".join(
+        f"  - {{type: dense, units: {width}, activation: {activation}}}" for _ in range(depth)
+    )
+    path = tmp_path / "net.yaml"
+    head = f"name: chain\ninput: {{shape: [{width}]}}\nbatch: {batch}\nlayers:\n"
+    path.write_text(head + layers + "\n")
+    network = build_network(load_spec(path))
+    rng = np.random.default_rng(0)
+    params = sample_parameters(network, rng, np.float64)
+    inputs = rng.standard_normal((batch, width))
+    grad = rng.standard_normal((batch, width))
+    tensor = batch * width * 8
+    tracemalloc.start()
+    try:
+        steps = propagate(network, params, inputs, grad)
+        held = 0
+        for step in steps:
+            if isinstance(step, ForwardStep) and step.layer.name == network.layers[-1].name:
+                del step
+                held = tracemalloc.get_traced_memory()[0]
+                break
+        steps.close()
+    finally:
+        tracemalloc.stop()
+    # Kept: the inputs of layers 2..depth and the last output (layer 1's input is `inputs`),
+    # and z of the last layer, still alive in the generator: depth + 1 tensors.
+    kept = depth + 1 if activation != "tanh" else 2 * depth + 1
+    assert kept * tensor <= held < (kept + 0.5) * tensor

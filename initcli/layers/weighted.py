@@ -109,19 +109,29 @@ class WeightedLayer(Layer):
         weight, bias = own["weight"], own.get("bias")
         assert self.activation is not None
         z = self.linear_forward(x, weight, bias)
+        # relu-like: backward reads phi' from phi(z) (the next layer's input, kept there
+        # anyway), so this layer keeps no phi' tensor of its own.
+        from_output = keep and self.activation.reads_derivative_from_output
         # phi and phi' in one pass where one follows from the other (bit for bit the same
         # values as forward + derivative, see Activation.forward_and_derivative).
-        a, dphi = self.activation.forward_and_derivative(z, need_derivative=keep)
+        a, dphi = self.activation.forward_and_derivative(
+            z, need_derivative=keep and not from_output
+        )
         yield ForwardStep(self, weight, bias, x, z, a)
-        return a, ((x, dphi) if keep else None)
+        return a, ((x, a if from_output else dphi, from_output) if keep else None)
 
     def backward(
         self, grad: Array, params: AllParameters, saved: Any, need_grad_x: bool
     ) -> Backward:
-        x_in, dphi = saved
+        x_in, kept, from_output = saved
         del saved
-        grad_z = grad.reshape(dphi.shape) * dphi
-        del dphi, grad
+        assert self.activation is not None
+        if from_output:  # kept is phi(z): dL/dz = phi'(z) * dL/dphi, in phi'(z)'s new buffer
+            grad_z = self.activation.derivative_from_output(kept)
+            grad_z *= grad.reshape(kept.shape)
+        else:  # kept is phi'(z)
+            grad_z = grad.reshape(kept.shape) * kept
+        del kept, grad
         own = params.of(self)
         grad_x, grad_weight = self.linear_backward(
             x_in, own["weight"], grad_z, need_grad_x=need_grad_x
@@ -134,6 +144,9 @@ class WeightedLayer(Layer):
     # --- memory and cost -------------------------------------------------------------------
 
     def saved_elements(self, batch: int) -> int:
+        """x and phi'(z) (or phi(z), for a relu-like activation). An upper bound there: phi(z)
+        is the next layer's input, which a following dense or conv layer keeps anyway; but
+        one that keeps something else (a norm layer, the end of a residual branch) does not."""
         return batch * (math.prod(self.in_shape) + math.prod(self.out_shape))
 
     def workspace_bytes(self, batch: int, itemsize: int) -> int:
