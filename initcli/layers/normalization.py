@@ -184,19 +184,29 @@ class NormLayer(Layer):
         yield ForwardStep(self, gamma, beta, x, z, a)
         saved = None
         if keep:
-            linear = self.activation.name == "linear"
-            saved = (xhat, inv, None if linear else self.activation.derivative(z))
+            # phi' is not kept for linear (1) or relu-like (read from a = phi(z) in backward,
+            # which the next layer keeps as its input): see WeightedLayer.forward
+            if self.activation.name == "linear":
+                saved = (xhat, inv, None, False)
+            elif self.activation.reads_derivative_from_output:
+                saved = (xhat, inv, a, True)
+            else:
+                saved = (xhat, inv, self.activation.derivative(z), False)
         return a, saved
 
     def backward(
         self, grad: Array, params: AllParameters, saved: Any, need_grad_x: bool
     ) -> Backward:
-        xhat, inv, dphi = saved
+        xhat, inv, kept, from_output = saved
         del saved
         grad_z = grad.reshape(xhat.shape)
-        if dphi is not None:
-            grad_z = grad_z * dphi
-        del dphi, grad
+        if from_output:  # kept is phi(z): phi'(z) * dL/dphi, in phi'(z)'s new buffer
+            assert self.activation is not None
+            grad_z = self.activation.derivative_from_output(kept)
+            grad_z *= grad.reshape(xhat.shape)
+        elif kept is not None:  # kept is phi'(z)
+            grad_z = grad_z * kept
+        del kept, grad
         own = params.of(self)
         gamma = own["weight"]
         param_axes = self._param_axes(xhat.ndim)
@@ -222,7 +232,8 @@ class NormLayer(Layer):
     # --- memory ----------------------------------------------------------------------------
 
     def saved_elements(self, batch: int) -> int:
-        # xhat, 1/sigma per group, and phi'(z) unless the activation is linear.
+        # xhat, 1/sigma per group, and phi'(z) unless the activation is linear (for relu-like,
+        # phi(z), an upper bound: the next layer usually keeps it as its input anyway).
         n = batch * math.prod(self.in_shape)
         assert self.activation is not None
         derivative = 0 if self.activation.name == "linear" else n
