@@ -182,7 +182,7 @@ class NormLayer(Layer):
         assert self.activation is not None
         a = self.activation.forward(z)
         yield ForwardStep(self, gamma, beta, x, z, a)
-        saved = None
+        saved: tuple[Array, Array, Array | None, bool] | None = None
         if keep:
             # phi' is not kept for linear (1) or relu-like (read from a = phi(z) in backward,
             # which the next layer keeps as its input): see WeightedLayer.forward
