@@ -72,6 +72,11 @@ def test_torch_twin_matches_initcli(recipe: dict) -> None:
     twin = cases.torch_twin(prep, threads=1)
     # Same weights and inputs; float32 rounding only (variances of a handful of values).
     assert cases.agreement(layers, twin.step()) < 1e-3
+    # The same draws in float64 on both sides: float64 rounding only.
+    wide = cases.in_float64(prep)
+    assert wide.inputs.dtype == np.float64
+    wide_layers = cases.propagate_with_stats(wide).layers
+    assert cases.agreement(wide_layers, cases.torch_twin(wide, threads=1).step()) < 1e-9
 
 
 def test_run_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
