@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")  # before any keras import
 
@@ -571,3 +572,64 @@ def test_forward_keeps_phi_prime_only_where_it_cannot_be_read_from_phi(
     # and z of the last layer, still alive in the generator: depth + 1 tensors.
     kept = depth + 1 if activation != "tanh" else 2 * depth + 1
     assert kept * tensor <= held < (kept + 0.5) * tensor
+
+
+_RELU_THEN_NORM = """name: relu_then_norm
+input: {shape: [256]}
+batch: 512
+layers:
+  - {type: dense, units: 256, activation: relu}
+  - {type: layernorm}
+  - {type: dense, units: 256, activation: relu}
+  - {type: flatten}
+  - {type: dense, units: 256, activation: relu}
+  - {type: dense, units: 10}
+"""
+
+
+@pytest.mark.parametrize(
+    "config", ["cnn_relu", "mlp_relu", "resnet_preact", "tcn_causal", "relu_then_norm"]
+)
+def test_the_memory_estimate_covers_what_a_run_holds(tmp_path, config: str) -> None:
+    """estimate_memory counts phi(z) once where a relu-like layer and the next layer both
+    keep it (Chain.saved_elements), and twice nowhere it is two arrays (a layernorm keeps
+    its own xhat): the estimate stays at or above numpy's peak (tracemalloc) of a run."""
+    import tracemalloc
+
+    from initcli.experiment import RunOptions, run_experiment
+    from initcli.network_spec import load_spec
+    from initcli.propagate import estimate_memory
+
+    if config == "relu_then_norm":
+        path = tmp_path / "net.yaml"
+        path.write_text(_RELU_THEN_NORM)
+    else:
+        path = Path(__file__).resolve().parent.parent / "configs" / f"{config}.yaml"
+    spec = load_spec(path)
+    estimate = estimate_memory(build_network(spec), spec.batch, 4, True)
+    tracemalloc.start()
+    try:
+        run_experiment(spec, RunOptions(seed=0, keep_samples=False))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate < 2.5 * peak
+
+
+def test_a_chain_counts_a_relu_output_once_where_the_next_layer_keeps_it(tmp_path) -> None:
+    from initcli.network_spec import load_spec
+
+    path = tmp_path / "net.yaml"
+    path.write_text(_RELU_THEN_NORM)
+    network = build_network(load_spec(path))
+    per_example = (
+        256
+        + 256  # dense relu: x and phi(z); a layernorm follows, which keeps its own xhat
+        + 256
+        + 1  # layernorm: xhat and 1/sigma (linear: no phi')
+        + 256  # dense relu: x (its phi(z) is the next dense's x, past the flatten view)
+        + 256  # dense relu: x (phi(z): the last dense's x)
+        + 256
+        + 10  # dense linear: x and its output (an upper bound: phi' = 1 is not stored)
+    )
+    assert network.root.saved_elements(512) == 512 * per_example

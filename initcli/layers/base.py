@@ -334,6 +334,13 @@ class Layer:
         """Elements this layer keeps from forward until its backward."""
         return 0
 
+    # What a chain needs to count a tensor two neighbours keep only once: this layer keeps
+    # its output itself (relu-like: phi(z)), or the input array it was given (dense, conv),
+    # or its output is a view of its input (flatten).
+    keeps_output = False
+    keeps_input = False
+    output_is_view = False
+
     def transient_bytes(self, batch: int, itemsize: int, previous: int) -> int:
         """Peak temporary bytes of this layer's forward or backward call (``previous``: the
         elements of the tensor that fed it)."""

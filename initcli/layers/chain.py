@@ -10,6 +10,7 @@ dL/dx product.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,7 +63,17 @@ class Chain(Layer):
         return result
 
     def saved_elements(self, batch: int) -> int:
-        return sum(layer.saved_elements(batch) for layer in self.layers)
+        total = sum(layer.saved_elements(batch) for layer in self.layers)
+        # A relu-like layer keeps phi(z), its output; when the next layer (past views such as
+        # flatten) keeps its input, that is the same array, counted once.
+        for position, layer in enumerate(self.layers):
+            if not layer.keeps_output:
+                continue
+            following = (later for later in self.layers[position + 1 :] if not later.output_is_view)
+            after = next(following, None)
+            if after is not None and after.keeps_input:
+                total -= batch * math.prod(layer.out_shape)
+        return total
 
     def transient_bytes(self, batch: int, itemsize: int, previous: int) -> int:
         return max(transients(self.layers, batch, itemsize, previous), default=0)

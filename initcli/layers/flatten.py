@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class FlattenLayer(Layer):
+    output_is_view = True  # of a contiguous input: every layer's output is one
+
     def forward(self, x: Array, params: AllParameters, keep: bool) -> Forward:
         return x.reshape(x.shape[0], *self.out_shape), None
         yield  # a generator that reports nothing

@@ -231,9 +231,14 @@ class NormLayer(Layer):
 
     # --- memory ----------------------------------------------------------------------------
 
+    @property
+    def keeps_output(self) -> bool:  # type: ignore[override]
+        assert self.activation is not None
+        return self.activation.reads_derivative_from_output
+
     def saved_elements(self, batch: int) -> int:
         # xhat, 1/sigma per group, and phi'(z) unless the activation is linear (for relu-like,
-        # phi(z), an upper bound: the next layer usually keeps it as its input anyway).
+        # phi(z): see Chain.saved_elements).
         n = batch * math.prod(self.in_shape)
         assert self.activation is not None
         derivative = 0 if self.activation.name == "linear" else n

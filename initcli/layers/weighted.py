@@ -143,10 +143,16 @@ class WeightedLayer(Layer):
 
     # --- memory and cost -------------------------------------------------------------------
 
+    keeps_input = True
+
+    @property
+    def keeps_output(self) -> bool:  # type: ignore[override]
+        assert self.activation is not None
+        return self.activation.reads_derivative_from_output
+
     def saved_elements(self, batch: int) -> int:
-        """x and phi'(z) (or phi(z), for a relu-like activation). An upper bound there: phi(z)
-        is the next layer's input, which a following dense or conv layer keeps anyway; but
-        one that keeps something else (a norm layer, the end of a residual branch) does not."""
+        """x, and phi'(z) or, for a relu-like activation, phi(z) (which a chain counts once
+        when the next layer keeps it as its input: Chain.saved_elements)."""
         return batch * (math.prod(self.in_shape) + math.prod(self.out_shape))
 
     def workspace_bytes(self, batch: int, itemsize: int) -> int:
