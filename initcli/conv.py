@@ -110,15 +110,23 @@ def workspace_bytes(
     pads: Pads,
     itemsize: int,
     budget: int = COLUMN_BUDGET,
+    stride: Sequence[int] | None = None,
+    dilation: Sequence[int] | None = None,
 ) -> int:
     """Peak temporary bytes of one :func:`conv_forward` or :func:`conv_backward` call.
 
-    Per chunk of ``n`` examples: the column matrix ``K * n * P``, the GEMM result
+    im2col, per chunk of ``n`` examples: the column matrix ``K * n * P``, the GEMM result
     ``O * n * P``, the padded input ``n * C * prod(padded)`` when padding is non-zero, and
-    ``2 * O * K`` for the weight gradient and one chunk's share of it. Excludes the call's
-    output array (``z``, or ``dL/dx`` and ``dL/dW``). An upper bound for a layer that takes
-    the implicit GEMM (:mod:`initcli.conv_implicit`, one example's grids at a time).
+    ``2 * O * K`` for the weight gradient and one chunk's share of it. A layer that takes
+    the implicit GEMM (``stride`` and ``dilation`` given, as ``method="auto"`` decides)
+    needs one example's grids instead: the padded input and its gradient, the output grid,
+    and three copies of the weight (by offset, its gradient, the result). Excludes the
+    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``).
     """
+    if stride is not None and dilation is not None:
+        implicit = _implicit_workspace(in_shape, weight_shape, stride, dilation, pads, itemsize)
+        if implicit is not None:
+            return implicit
     rows, positions, channels, filters, padded, has_pad = _geometry(
         (batch, *in_shape), weight_shape, out_shape[1:], pads
     )
@@ -127,6 +135,29 @@ def workspace_bytes(
     if has_pad:
         elements += n * channels * math.prod(padded)
     return elements * itemsize
+
+
+def _implicit_workspace(
+    in_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: Pads,
+    itemsize: int,
+) -> int | None:
+    """:func:`workspace_bytes` of a layer that :func:`_implicit` sends to the implicit GEMM,
+    or None for an im2col layer."""
+    dtype = {4: np.float32, 8: np.float64}.get(itemsize)
+    p = conv_implicit.plan((1, *in_shape), weight_shape, stride, dilation, pads)
+    if dtype is None or p is None:
+        return None
+    from initcli.blas import gemm
+
+    if gemm(np.dtype(dtype)) is None:
+        return None
+    grid = p.channels * math.prod(p.padded)
+    weights = p.filters * p.channels * math.prod(p.kernel)
+    return (2 * grid + p.filters * p.out[0] * p.padded[1] + 3 * weights) * itemsize
 
 
 class _Workspace:

@@ -111,3 +111,34 @@ def test_gemm_is_numpy_openblas_or_none():
     assert blas.gemm(np.dtype(np.int64)) is None
     with pytest.raises(ValueError, match="method"):
         conv._implicit(np.zeros((1, 1, 3)), np.zeros((1, 1, 1)), (1,), (1,), ((0, 0),), "fast")
+
+
+@pytest.mark.skipif(blas.gemm(np.dtype(np.float32)) is None, reason="no bundled OpenBLAS")
+def test_workspace_of_an_implicit_layer_covers_its_temporaries() -> None:
+    """conv.workspace_bytes with stride and dilation: one example's grids for a layer the
+    implicit GEMM takes (tracemalloc's peak of a call, less its inputs and outputs)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 64, 16, 16), dtype=np.float32)
+    w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+    pads, stride, dilation = ((1, 1), (1, 1)), (1, 1), (1, 1)
+    assert conv_implicit.plan(x.shape, w.shape, stride, dilation, pads) is not None
+    out = conv.conv_output_shape(x.shape, w.shape, stride, dilation, pads)
+    gz = rng.standard_normal((8, 64, *out), dtype=np.float32)
+    args = (8, x.shape[1:], w.shape, (64, *out), pads, 4)
+    implicit = conv.workspace_bytes(*args, stride=stride, dilation=dilation)
+    im2col = conv.workspace_bytes(*args)
+    assert implicit < im2col / 5  # one example's grids, not a chunk of columns
+    tracemalloc.start()
+    try:
+        z = conv.conv_forward(x, w, None, stride, dilation, pads)
+        forward = tracemalloc.get_traced_memory()[1] - z.nbytes
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        gx, gw = conv.conv_backward(x, w, gz, stride, dilation, pads)
+        assert gx is not None
+        backward = tracemalloc.get_traced_memory()[1] - base - gx.nbytes - gw.nbytes
+    finally:
+        tracemalloc.stop()
+    assert 0 < forward <= implicit and 0 < backward <= implicit

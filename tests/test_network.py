@@ -419,14 +419,15 @@ def test_flops_and_parameters():
 
 
 def test_workspace_is_bounded_by_the_column_budget():
-    layer = make("conv2d", (64, 32, 32), 64, kernel_size=3, padding="same")
-    per_example = 64 * 9 * 32 * 32 * 4  # column bytes of one float32 example
+    # 32 input channels: an im2col layer (64 would take the implicit GEMM, no columns)
+    layer = make("conv2d", (32, 32, 32), 64, kernel_size=3, padding="same")
+    per_example = 32 * 9 * 32 * 32 * 4  # column bytes of one float32 example
     assert make("dense", (8,), 4).workspace_bytes(1024, 4) == 0
     whole = layer.workspace_bytes(64, 4, column_budget=1 << 40)
     assert whole >= 64 * per_example
     chunked = layer.workspace_bytes(64, 4, column_budget=4 * per_example)
     assert 4 * per_example <= chunked < whole / 8
-    weight_grads = 2 * 64 * 64 * 9 * 4  # dL/dW and one chunk's share, independent of batch
+    weight_grads = 2 * 64 * 32 * 9 * 4  # dL/dW and one chunk's share, independent of batch
     assert whole - weight_grads == 64 * (layer.workspace_bytes(1, 4) - weight_grads)
 
 

@@ -83,8 +83,8 @@ class ConvLayer(WeightedLayer):
     def workspace_bytes(
         self, batch: int, itemsize: int, column_budget: int = conv.COLUMN_BUDGET
     ) -> int:
-        """The column matrix of one chunk of the batch and its companions
-        (:func:`initcli.conv.workspace_bytes`)."""
+        """The column matrix of one chunk of the batch and its companions, or one example's
+        grids for a layer that takes the implicit GEMM (:func:`initcli.conv.workspace_bytes`)."""
         return conv.workspace_bytes(
             batch,
             self.in_shape,
@@ -93,6 +93,8 @@ class ConvLayer(WeightedLayer):
             self.pads,
             itemsize,
             column_budget,
+            stride=self.stride,
+            dilation=self.dilation,
         )
 
     def mean_field_params(
