@@ -5,7 +5,8 @@ numpy copies and slice-adds whose inner loops are one output row (8-32 values), 
 of the run. This probe swaps exactly those two functions of :mod:`initcli.conv` for numba
 loops (same layouts, same summation order, so every statistic is bit for bit the same: the
 probe checks it) and times the whole run (propagation + statistics, one BLAS thread)
-against numpy's route and the PyTorch twin, interleaved in one process. Also reported: the
+against numpy's route and the PyTorch twin, interleaved in one process, with malloc set
+as the console program sets it (initcli.allocator). Also reported: the
 GEMM-only time at the layers' exact shapes, the floor any im2col route has on numpy's BLAS.
 
 numba is not a dependency of initcli: run this in a scratch environment that has it::
@@ -139,6 +140,12 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    # As `initcli run` sets it (and as a heap looks after a training step's first frees,
+    # glibc raising its mmap threshold): without it every large tensor is a fresh mmap and
+    # PyTorch's step, page-faulting, took 0.51 s here against 0.31 s in bench/run.py.
+    from initcli.allocator import keep_freed_memory
+
+    keep_freed_memory()
     case = cases.config_case("cnn_relu", batch=256)
     prep = cases.prepare(case)
     reference = _stats(prep)
