@@ -148,13 +148,12 @@ def _implicit_workspace(
     """:func:`workspace_bytes` of a layer that :func:`_implicit` sends to the implicit GEMM,
     or None for an im2col layer."""
     dtype = {4: np.float32, 8: np.float64}.get(itemsize)
-    p = conv_implicit.plan((1, *in_shape), weight_shape, stride, dilation, pads)
-    if dtype is None or p is None:
+    if dtype is None:
         return None
-    from initcli.blas import gemm
-
-    if gemm(np.dtype(dtype)) is None:
+    found = _implicit_for((1, *in_shape), weight_shape, np.dtype(dtype), stride, dilation, pads)
+    if found is None:
         return None
+    p = found[0]
     grid = p.channels * math.prod(p.padded)
     weights = p.filters * p.channels * math.prod(p.kernel)
     return (2 * grid + p.filters * p.out[0] * p.padded[1] + 3 * weights) * itemsize
@@ -263,18 +262,31 @@ def _implicit(
 
     ``method``: "auto" (implicit where it measured faster and numpy's OpenBLAS is there),
     "im2col", or "implicit" (wherever the stride allows: the tests' switch)."""
+    return _implicit_for(x.shape, weight.shape, x.dtype, stride, dilation, pads, method)
+
+
+def _implicit_for(
+    x_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    dtype: np.dtype,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: Pads,
+    method: str = "auto",
+) -> tuple[conv_implicit.Plan, Gemm] | None:
+    """:func:`_implicit` from shapes and dtype alone (also what workspace_bytes asks)."""
     if method not in ("auto", "im2col", "implicit"):
         raise ValueError(f"conv: method {method!r}")
     if method == "im2col":
         return None
     plan = conv_implicit.plan(
-        x.shape, weight.shape, stride, dilation, pads, only_where_faster=method == "auto"
+        x_shape, weight_shape, stride, dilation, pads, only_where_faster=method == "auto"
     )
     if plan is None:
         return None
     from initcli.blas import gemm
 
-    call = gemm(x.dtype)
+    call = gemm(dtype)
     return None if call is None else (plan, call)
 
 
