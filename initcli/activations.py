@@ -614,6 +614,20 @@ class Activation:
         with np.errstate(all="ignore"):
             return rule(a, self.params).astype(a.dtype, copy=False)
 
+    def grad_preact(
+        self, grad: np.ndarray, kept: np.ndarray | None, kept_is_output: bool
+    ) -> np.ndarray:
+        """dL/dz = phi'(z) * dL/dphi from what a layer kept for backward: phi'(z), phi(z)
+        (``kept_is_output``, for :attr:`reads_derivative_from_output`; phi'(z) is then read
+        from it into a new buffer) or None (linear: dL/dphi itself). ``grad`` has z's shape."""
+        if kept is None:
+            return grad
+        if kept_is_output:
+            product = self.derivative_from_output(kept)
+            product *= grad
+            return product
+        return grad * kept
+
     def forward_and_derivative(
         self, z: npt.ArrayLike, *, need_derivative: bool = True, overwrite_input: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -199,13 +199,8 @@ class NormLayer(Layer):
     ) -> Backward:
         xhat, inv, kept, from_output = saved
         del saved
-        grad_z = grad.reshape(xhat.shape)
-        if from_output:  # kept is phi(z): phi'(z) * dL/dphi, in phi'(z)'s new buffer
-            assert self.activation is not None
-            grad_z = self.activation.derivative_from_output(kept)
-            grad_z *= grad.reshape(xhat.shape)
-        elif kept is not None:  # kept is phi'(z)
-            grad_z = grad_z * kept
+        assert self.activation is not None
+        grad_z = self.activation.grad_preact(grad.reshape(xhat.shape), kept, from_output)
         del kept, grad
         own = params.of(self)
         gamma = own["weight"]

@@ -126,11 +126,7 @@ class WeightedLayer(Layer):
         x_in, kept, from_output = saved
         del saved
         assert self.activation is not None
-        if from_output:  # kept is phi(z): dL/dz = phi'(z) * dL/dphi, in phi'(z)'s new buffer
-            grad_z = self.activation.derivative_from_output(kept)
-            grad_z *= grad.reshape(kept.shape)
-        else:  # kept is phi'(z)
-            grad_z = grad.reshape(kept.shape) * kept
+        grad_z = self.activation.grad_preact(grad.reshape(kept.shape), kept, from_output)
         del kept, grad
         own = params.of(self)
         grad_x, grad_weight = self.linear_backward(
