@@ -155,16 +155,9 @@ def prepare(case: Case, seed: int = 0, dtype: type = np.float32) -> Prepared:
 def in_float64(prep: Prepared) -> Prepared:
     """The same draws cast to float64: both sides of a float64 twin comparison then differ
     only by float64 rounding (float32 can also flip a relu unit whose z is near 0)."""
-    params = Parameters(
-        {
-            name: {key: value.astype(np.float64) for key, value in own.items()}
-            for name, own in prep.params.by_layer.items()
-        },
-        prep.params.order,
-    )
     return replace(
         prep,
-        params=params,
+        params=prep.params.astype(np.float64),
         inputs=prep.inputs.astype(np.float64),
         output_grad=prep.output_grad.astype(np.float64),
     )

@@ -62,6 +62,14 @@ class Parameters:
     def biases(self) -> tuple[np.ndarray | None, ...]:
         return tuple(self.by_layer[name].get("bias") for name in self.order)
 
+    def astype(self, dtype: type) -> Parameters:
+        """The same values in ``dtype`` (float32 draws cast up, to compare with float64)."""
+        cast = {
+            name: {key: value.astype(dtype) for key, value in own.items()}
+            for name, own in self.by_layer.items()
+        }
+        return Parameters(cast, self.order)
+
 
 def weighted_layers(network: Network) -> list[Layer]:
     """The layers that are rows of the statistics (dense and conv layers today)."""

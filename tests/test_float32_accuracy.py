@@ -20,7 +20,6 @@ from initcli.network import build_network
 from initcli.network_spec import load_spec
 from initcli.propagate import (
     ForwardStep,
-    Parameters,
     propagate,
     sample_input,
     sample_parameters,
@@ -52,13 +51,7 @@ def test_float32_statistics_are_float64_ones_to_rounding(config: str) -> None:
     p32 = sample_parameters(network, rng, np.float32)
     x32 = sample_input(network.input_shape, spec.batch, spec.input_distribution, rng, np.float32)
     g32 = rng.standard_normal((spec.batch, *network.output_shape), dtype=np.float32)
-    p64 = Parameters(
-        {
-            name: {k: v.astype(np.float64) for k, v in own.items()}
-            for name, own in p32.by_layer.items()
-        },
-        p32.order,
-    )
+    p64 = p32.astype(np.float64)
     rows32, signs32 = _run(network, p32, x32, g32)
     rows64, signs64 = _run(network, p64, x32.astype(np.float64), g32.astype(np.float64))
     flipped = sum(int(np.count_nonzero(a != b)) for a, b in zip(signs32, signs64, strict=True))
