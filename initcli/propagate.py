@@ -64,7 +64,7 @@ class Parameters:
 
     def astype(self, dtype: type) -> Parameters:
         """The same values in ``dtype`` (float32 draws cast up, to compare with float64)."""
-        cast = {
+        cast: dict[str, dict[str, np.ndarray]] = {
             name: {key: value.astype(dtype) for key, value in own.items()}
             for name, own in self.by_layer.items()
         }
