@@ -7,6 +7,9 @@
                                      # steady while other processes share the cores
     python bench/run.py --sections run,memory   # any of: run,memory,cli,allocator,scaling,
                                                  # sampling,seeds
+    python bench/run.py --malloc glibc          # glibc's malloc as it comes (default: as
+                                                 # `initcli run` sets it; --seeds K leaves
+                                                 # it alone, so measure `seeds` with glibc)
 
 Prints Markdown tables and writes bench/results/results.json and results.md. What it measures:
 
@@ -628,6 +631,7 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         f"# initcli benchmark ({results['settings']} mode, {results['threads']} BLAS threads)",
         "",
+        f"- malloc: {env.get('malloc', 'not recorded')}",
         f"- machine: {env['cpu']}, {env['cpu_count']} cores; Python {env['python']}; "
         f"numpy {env['numpy']}; BLAS: {env.get('blas')}; kernel in use: "
         f"{env.get('blas_kernel')}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}",
@@ -966,9 +970,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
+        "--malloc",
+        choices=MALLOC_MODES,
+        default=os.environ.get(MALLOC_VARIABLE, "console"),
+        help="console (default): glibc's malloc set as `initcli run` sets it "
+        "(initcli.allocator.keep_freed_memory), in this process and the memory children; "
+        "glibc: its default, as a host process calling initcli.cli.main() has it",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("KIND", "RECIPE", "MODE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    malloc = set_malloc(args.malloc)
+    os.environ[MALLOC_VARIABLE] = args.malloc  # the memory children set theirs alike
     if args.child:
         kind, recipe, child_mode = args.child
         assert kind == "memory"
@@ -983,11 +997,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 1 or not set_blas_threads(args.threads):
             parser.error("--threads needs a positive count and numpy's bundled OpenBLAS")
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)  # for the child processes
-    run(settings, sections, blas_threads(), args.out)
+    run(settings, sections, blas_threads(), args.out, malloc)
     return 0
 
 
-def run(settings: Settings, sections: list[str], threads: int, out: Path) -> dict[str, Any]:
+MALLOC_MODES = ("console", "glibc")
+MALLOC_VARIABLE = "INITCLI_BENCH_MALLOC"
+
+
+def set_malloc(mode: str) -> str:
+    """Set this process's malloc as ``mode`` says; returns what it really is (the console
+    program's setting needs glibc: elsewhere the run measures the system's default)."""
+    from initcli.allocator import keep_freed_memory
+
+    if mode == "console" and keep_freed_memory():
+        return "console program's (initcli.allocator.keep_freed_memory)"
+    return "glibc's default" if mode == "glibc" else "the system's default (not glibc)"
+
+
+def run(
+    settings: Settings, sections: list[str], threads: int, out: Path, malloc: str
+) -> dict[str, Any]:
     start = time.perf_counter()
     results: dict[str, Any] = {
         "settings": settings.name,
@@ -996,6 +1026,7 @@ def run(settings: Settings, sections: list[str], threads: int, out: Path) -> dic
         "sections": sections,
     }
     results["environment"] = env = environment()
+    env["malloc"] = malloc
     gemm = gemm_seconds(settings.gemm_size)
     env["numpy_gemm_gflops"] = 2 * settings.gemm_size**3 / min(gemm() for _ in range(5)) / 1e9
     torch_rate = torch_gemm_rate(settings.gemm_size, 5, threads)
