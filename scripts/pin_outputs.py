@@ -104,7 +104,24 @@ def machine() -> str:
     except OSError:
         pass
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-    return f"{cpu} | numpy {np.__version__} | {blas.get('name')} {blas.get('version')}\n"
+    build = f"{blas.get('name')} {blas.get('version')}"
+    return f"{cpu} | numpy {np.__version__} | {build} | kernel {_blas_kernel()}\n"
+
+
+def _blas_kernel() -> str:
+    """The kernel numpy's bundled OpenBLAS runs (OPENBLAS_CORETYPE can pick another one than
+    the CPU's, e.g. Haswell on a Zen 4: other float32 GEMM roundings on the same machine)."""
+    import ctypes
+
+    from initcli.blas import bundled_openblas
+
+    library = bundled_openblas()
+    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
+        corename = getattr(library, name, None) if library is not None else None
+        if corename is not None:
+            corename.restype = ctypes.c_char_p
+            return str(corename().decode())
+    return "unknown"
 
 
 def main() -> int:
@@ -123,6 +140,12 @@ def main() -> int:
         (PINNED / "MACHINE").write_text(machine())
     if differ:
         print("differ:", ", ".join(differ))
+        pinned_on = (PINNED / "MACHINE").read_text()
+        if check and pinned_on != machine():
+            print(
+                f"(pinned on {pinned_on.strip()}, this is {machine().strip()}: the tests then "
+                "compare to float32 rounding, tests/test_pinned_outputs.py)"
+            )
         return 1
     print("all pinned outputs match" if check else f"wrote {len(CASES)} files to {PINNED}")
     return 0

@@ -24,18 +24,27 @@ _spec.loader.exec_module(pin_outputs)
 SAME_MACHINE = (pin_outputs.PINNED / "MACHINE").read_text() == pin_outputs.machine()
 
 
-def _close(new: Any, old: Any, path: str = "") -> None:
-    """Equal up to float32 rounding of a different GEMM summation order (another machine)."""
+def _close(new: Any, old: Any, path: str = "", scale: float = 0.0) -> None:
+    """Equal up to float32 rounding of a different GEMM summation order (another machine or
+    BLAS kernel): 5e-3, as tests/test_float32_accuracy.py allows a backward statistic where
+    a relu unit near 0 lands on the other side of it (resnet_preact's batchnorm1 weight
+    gradient variance moves 3.8e-3 between OpenBLAS's SkylakeX and Haswell kernels).
+
+    ``scale``: the spread of the tensor a mean belongs to; a mean that is 0 up to rounding
+    (a normalised layer's, ~1e-9) then compares to that spread, not to itself."""
     if isinstance(old, dict):
         assert isinstance(new, dict) and new.keys() == old.keys(), path
         for key in old:
-            _close(new[key], old[key], f"{path}.{key}")
+            spread = old.get(key.removesuffix("_mean") + "_var") if key.endswith("_mean") else 0
+            spread = math.sqrt(spread) if isinstance(spread, float) and spread > 0 else 0.0
+            _close(new[key], old[key], f"{path}.{key}", spread)
     elif isinstance(old, list):
         assert isinstance(new, list) and len(new) == len(old), path
         for i, (a, b) in enumerate(zip(new, old, strict=True)):
             _close(a, b, f"{path}[{i}]")
     elif isinstance(old, float) and isinstance(new, float):
-        assert math.isclose(new, old, rel_tol=1e-3, abs_tol=1e-12), (path, new, old)
+        tolerance = max(1e-12, 1e-5 * scale)
+        assert math.isclose(new, old, rel_tol=5e-3, abs_tol=tolerance), (path, new, old)
     else:
         assert new == old, path
 
