@@ -71,9 +71,12 @@ class Helper:
     def __init__(self, prepare: Callable[[], None], fork: bool) -> None:
         self._prepare = prepare
         self._child: _Child | None = None
+        self._sent = False
+        self._pending: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # not forked
         self._calls_fd: int | None = None
         if fork:
             calls_read, calls_write = os.pipe()
+            _widen(calls_write)
             try:
                 self._child = _fork(_serve_one_call(prepare, calls_read), (calls_write,))
             finally:
@@ -87,13 +90,33 @@ class Helper:
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in the child (``function`` and ``args`` are pickled: a module-
         level function), or here after ``prepare`` when no child was forked."""
+        self.send(function, *args)
+        return self.receive()
+
+    def send(self, function: Callable[..., Any], *args: Any) -> None:
+        """Hand ``function(*args)`` to the child and go on (:meth:`receive` waits for its
+        answer). Returns once the pipe holds the call: at once for a call that fits in the
+        pipe's buffer (1 MiB, :func:`_widen`), else when the child reads it, after ``prepare``.
+        Once only."""
+        if self._pending is not None or self._sent:
+            raise RuntimeError("a helper takes one call")
+        self._sent = True
         if self._child is None or self._calls_fd is None:
-            self._prepare()
-            return function(*args)
+            self._pending = (function, args)
+            return
         calls_fd, self._calls_fd = self._calls_fd, None
-        # A child that failed in ``prepare`` has left: its answer below says why.
+        # A child that failed in ``prepare`` has left: its answer (receive) says why.
         with suppress(BrokenPipeError), os.fdopen(calls_fd, "wb") as pipe:
             pipe.write(pickle.dumps((function, args)))
+
+    def receive(self) -> Any:
+        """The answer of the call :meth:`send` handed over (its exception, raised here)."""
+        if self._pending is not None:
+            (function, args), self._pending = self._pending, None
+            self._prepare()
+            return function(*args)
+        if self._child is None or not self._sent:
+            raise RuntimeError("no call is waiting for an answer")
         pid, read_fd = self._child
         data = _read_all(read_fd)
         status = self._finish()
@@ -118,6 +141,15 @@ class Helper:
         """Stop the child if it is still there (it was never called, or this process is
         leaving on an error) and reap it."""
         self._finish(stop=True)
+
+
+def _widen(pipe_fd: int) -> None:
+    """Let the pipe hold a call of up to 1 MiB (Linux's default pipe-max-size for any user;
+    the default buffer is 64 KiB), so that :meth:`Helper.send` returns at once."""
+    import fcntl
+
+    with suppress(AttributeError, OSError):  # F_SETPIPE_SZ: Linux only; refused: keep 64 KiB
+        fcntl.fcntl(pipe_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 def _serve_one_call(prepare: Callable[[], None], calls_fd: int) -> Callable[[], Any]:

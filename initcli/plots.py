@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from initcli.outputs import save_figure
-from initcli.stats import LayerSamples, LayerStats, RunResult
+from initcli.stats import LayerStats, RunResult
 
 MAX_HISTOGRAM_LAYERS = 8
 
@@ -219,21 +220,36 @@ def _histogram_layers(count: int) -> list[int]:
     return sorted({round(p) for p in picks})
 
 
-def drawing_copy(result: RunResult) -> RunResult:
-    """``result`` with only the samples the histograms show (at most 8 layers' worth,
-    50,000 values each): what goes through the pipe to the figure helper."""
-    from dataclasses import replace
+@dataclass(frozen=True)
+class HistogramPanel:
+    """One histogram figure's curves, binned from a run's samples with numpy alone: what the
+    figure helper receives instead of the samples (a few KiB, not 8 x 2 x 50,000 values)."""
 
-    shown = set(_histogram_layers(len(result.layers)))
-    unused = LayerSamples(act=np.empty(0))
-    samples = [s if i in shown else unused for i, s in enumerate(result.samples)]
-    return replace(result, samples=samples)
+    edges: np.ndarray  # 81 bin edges shared by every curve
+    curves: tuple[tuple[str, np.ndarray], ...]  # (legend label, density per bin) per layer
+    shown: str  # which layers the figure shows, and why not all of them
 
 
-def histogram_figure(result: RunResult, which: str) -> Any | None:
-    """``which`` is "act" (phi(z)) or "grad" (dL/dz); None when there is nothing to draw."""
-    from matplotlib import colormaps
+@dataclass(frozen=True)
+class RunFigures:
+    """Everything a run's figures draw: the result without its samples, and the binned
+    histograms of phi(z) and dL/dz (None when there is nothing to draw)."""
 
+    result: RunResult
+    activations: HistogramPanel | None
+    gradients: HistogramPanel | None
+
+
+def figure_data(result: RunResult) -> RunFigures:
+    return RunFigures(
+        replace(result, samples=[]),
+        histogram_panel(result, "act"),
+        histogram_panel(result, "grad"),
+    )
+
+
+def histogram_panel(result: RunResult, which: str) -> HistogramPanel | None:
+    """``which`` is "act" (phi(z)) or "grad" (dL/dz); None when no layer has a finite value."""
     chosen = _histogram_layers(len(result.layers))
     data: list[tuple[LayerStats, np.ndarray, float]] = []
     for position in chosen:
@@ -266,17 +282,28 @@ def histogram_figure(result: RunResult, which: str) -> Any | None:
     if not high > low:
         low, high = low - 1.0, high + 1.0
     edges = np.linspace(low, high, 81)
-    figure = new_figure(10, 5)
-    axis = figure.add_subplot()
-    colours = colormaps["viridis"](np.linspace(0, 0.9, len(data)))
-    for (layer, values, zero_share), colour in zip(data, colours, strict=True):
+    curves = []
+    for layer, values, zero_share in data:
         counts, _ = np.histogram(values, bins=edges)
         total = values.size / (1.0 - zero_share) if zero_share < 1 else values.size
-        density = counts / (total * np.diff(edges))
         label = f"layer {layer.index} ({layer.name}), std {math.sqrt(_var(values)):.3g}"
         if zero_share > 0:
             label += f", {100 * zero_share:.0f}% zeros not shown"
-        centres = (edges[:-1] + edges[1:]) / 2
+        curves.append((label, counts / (total * np.diff(edges))))
+    return HistogramPanel(edges, tuple(curves), _shown_layers(result, [d[0] for d in data]))
+
+
+def histogram_figure(result: RunResult, panel: HistogramPanel | None, which: str) -> Any | None:
+    """The figure of ``panel`` (phi(z) when ``which`` is "act", else dL/dz)."""
+    if panel is None:
+        return None
+    from matplotlib import colormaps
+
+    figure = new_figure(10, 5)
+    axis = figure.add_subplot()
+    colours = colormaps["viridis"](np.linspace(0, 0.9, len(panel.curves)))
+    centres = (panel.edges[:-1] + panel.edges[1:]) / 2
+    for (label, density), colour in zip(panel.curves, colours, strict=True):
         axis.plot(centres, density, color=colour, label=label, drawstyle="steps-mid")
     if which == "act":
         title = f"{result.name}: activation values φ(z) per layer — init {result.init}"
@@ -286,9 +313,7 @@ def histogram_figure(result: RunResult, which: str) -> Any | None:
         axis.set_xlabel("gradient value ∂L/∂z")
     axis.set_ylabel("density (share of values per unit)")
     log_y(axis)
-    axis.set_title(
-        title + "\n" + _shown_layers(result, [layer for layer, _, _ in data]), fontsize=9
-    )
+    axis.set_title(title + "\n" + panel.shown, fontsize=9)
     axis.grid(True, alpha=0.3)
     legend_outside(axis, fontsize=7)
     return arrange(figure)
@@ -384,8 +409,9 @@ def _block_band(axis: Any, result: RunResult, key: str, colour: Any) -> None:
     axis.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
 
 
-def save_run_plots(result: RunResult, directory: Path, side_by_side: bool = False) -> list[Path]:
-    """Write every figure of a run into ``directory``; returns the paths written.
+def save_run_plots(data: RunFigures, directory: Path, side_by_side: bool = False) -> list[Path]:
+    """Write every figure of a run (:func:`figure_data`) into ``directory``; returns the
+    paths written.
 
     ``side_by_side``: draw each figure in a forked child of this process (initcli.forked;
     drawing is pure Python, 0.15-0.2 s a figure), for a caller without other threads.
@@ -399,10 +425,11 @@ def save_run_plots(result: RunResult, directory: Path, side_by_side: bool = Fals
 
         return draw_and_save
 
+    result = data.result
     figures: list[tuple[str, Callable[[], Any]]] = [
         ("variance_by_layer.png", lambda: variance_figure(result)),
-        ("activation_histograms.png", lambda: histogram_figure(result, "act")),
-        ("gradient_histograms.png", lambda: histogram_figure(result, "grad")),
+        ("activation_histograms.png", lambda: histogram_figure(result, data.activations, "act")),
+        ("gradient_histograms.png", lambda: histogram_figure(result, data.gradients, "grad")),
     ]
     if result.blocks:
         title = (

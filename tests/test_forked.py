@@ -142,6 +142,50 @@ def test_a_disabled_helper_calls_in_this_process() -> None:
     assert prepared == [os.getpid()]
 
 
+def _length(payload: bytes) -> int:
+    return len(payload)
+
+
+def test_send_hands_a_large_call_over_while_the_helper_still_prepares(tmp_path: Path) -> None:
+    """initcli run prints its tables while the figures are drawn: send() must not wait for
+    the helper's matplotlib import, also for a call larger than a default pipe (64 KiB)."""
+    sent = tmp_path / "sent"
+
+    def prepare() -> None:  # ends only once the caller's send() has returned
+        deadline = time.monotonic() + 20
+        while not sent.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("send() did not return while the helper was preparing")
+            time.sleep(0.01)
+
+    payload = b"x" * 300_000
+    with helper_process(prepare) as helper:
+        assert helper.forked
+        helper.send(_length, payload)
+        sent.write_text("")
+        assert helper.receive() == len(payload)
+
+
+def test_a_disabled_helper_runs_the_sent_call_when_asked_for_its_answer() -> None:
+    order: list[str] = []
+    with helper_process(lambda: order.append("prepare"), enabled=False) as helper:
+        helper.send(order.append, "call")
+        order.append("went on")
+        assert helper.receive() is None
+    assert order == ["went on", "prepare", "call"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_helper_takes_one_call(enabled: bool) -> None:
+    with helper_process(lambda: None, enabled=enabled) as helper:
+        with pytest.raises(RuntimeError, match="no call"):
+            helper.receive()
+        helper.send(_square, 3)
+        with pytest.raises(RuntimeError, match="one call"):
+            helper.send(_square, 4)
+        assert helper.receive() == 9
+
+
 def test_a_helpers_initcli_error_reaches_the_caller() -> None:
     with helper_process(lambda: None) as helper, pytest.raises(InitcliError, match=r"bad\.yaml"):
         helper.call(_raise_initcli)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,11 +34,8 @@ def run_directory(
     return unique_path(parent / slug, force, keep_suffix=False)
 
 
-def write_outputs(
-    result: object, directory: Path, plots: bool, figures: Helper | None = None
-) -> list[Path]:
-    """stats.json, stats.csv (blocks.csv) and, with ``plots``, the PNG figures: drawn by
-    ``figures`` (a helper process that has matplotlib imported already) when given."""
+def write_data_files(result: object, directory: Path) -> list[Path]:
+    """stats.json and stats.csv (and blocks.csv for residual networks) in ``directory``."""
     from initcli.outputs import ensure_directory, write_text
     from initcli.serialize import to_csv, to_json
     from initcli.stats import RunResult
@@ -50,18 +48,30 @@ def write_outputs(
     ]
     if result.blocks:
         written.append(write_text(directory / "blocks.csv", to_csv(result.blocks)))
-    if plots:
-        from initcli.plots import drawing_copy, save_run_plots
-
-        if figures is not None and figures.forked:
-            from initcli.experiment import cores
-
-            # The helper is single-threaded, so it may fork again: one child per figure.
-            side_by_side = cores() > 1
-            written += figures.call(save_run_plots, drawing_copy(result), directory, side_by_side)
-        else:
-            written += save_run_plots(result, directory)
     return written
+
+
+def start_figures(
+    result: object, directory: Path, figures: Helper | None = None
+) -> Callable[[], list[Path]]:
+    """Start drawing the PNG figures into ``directory``; returns the wait for their paths.
+
+    With ``figures`` (a helper process that has imported matplotlib meanwhile) they are
+    drawn there while this process prints the tables; it gets the binned histograms, not
+    the samples, so handing them over does not wait for its import (initcli.forked.Helper).
+    """
+    from initcli.plots import figure_data, save_run_plots
+    from initcli.stats import RunResult
+
+    assert isinstance(result, RunResult)
+    data = figure_data(result)
+    if figures is None or not figures.forked:
+        return lambda: save_run_plots(data, directory)
+    from initcli.experiment import cores
+
+    # The helper is single-threaded, so it may fork again: one child per figure.
+    figures.send(save_run_plots, data, directory, cores() > 1)
+    return figures.receive
 
 
 def run(
@@ -267,14 +277,17 @@ def _finish(
 
     assert isinstance(result, RunResult)
     directory = run_directory(out, result.name, result.init, seed, force)
-    written = write_outputs(result, directory, plots=not no_plots, figures=figures)
+    written = write_data_files(result, directory)
+    figures_written = (lambda: []) if no_plots else start_figures(result, directory, figures)
     if as_json:
         print_json(result.to_dict())
+        figures_written()
         return
     from initcli.report import print_result
 
     terminal = console()
     print_result(terminal, result)
+    written += figures_written()
     terminal.print(
         f"wrote {len(written)} files to {directory}/: " + ", ".join(p.name for p in written)
     )
