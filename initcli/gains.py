@@ -46,6 +46,12 @@ def torch_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if name == "leaky_relu":
         slope = 0.01 if param is None else float(param)
+        if not abs(slope) < 1.3e154:  # torch raises OverflowError at slope ** 2
+            raise InitcliError(
+                f"leaky_relu's negative slope {param:g} is too large: its square overflows "
+                "float64 (PyTorch's calculate_gain raises OverflowError); keep it below 1.3e154",
+                EXIT_BAD_USAGE,
+            )
         return math.sqrt(2.0 / (1.0 + slope**2))
     if name == "selu":
         return 3.0 / 4.0
@@ -102,4 +108,5 @@ def variance_gain(activation: Activation) -> float:
     pre-activations have variance gain^2 E[phi(z)^2] = 1 (He et al. 2015's argument, for any
     phi). relu: sqrt(2); linear and selu: 1; tanh ~ 1.5925 (PyTorch uses 5/3).
     """
-    return 1.0 / math.sqrt(second_moment(activation, 1.0))
+    with np.errstate(over="ignore"):  # a huge parameter: E[phi^2] = inf, gain 0 (callers check)
+        return 1.0 / math.sqrt(second_moment(activation, 1.0))

@@ -619,6 +619,28 @@ def _lookup(name: str) -> _Entry:
     return entry
 
 
+def _sibling_hint(entry: _Entry, unknown: set[str]) -> str:
+    """Where the parameters ``entry`` does not take belong: a same-framework initializer of
+    a similar name that takes them all (tf1.variance_scaling is contrib's, with factor;
+    init_ops' tf.variance_scaling_initializer, with scale, is another entry)."""
+    if not unknown:
+        return ""
+    stem = entry.name.split(".", 1)[-1]
+    for other in _registry().entries:
+        takes = {param.name for param in other.params}
+        sibling = other is not entry and other.framework == entry.framework
+        if sibling and stem in other.name and unknown <= takes:
+            return f"; {other.name} takes {', '.join(sorted(unknown))}"
+    return ""
+
+
+_SQUARE_LIMIT = math.sqrt(np.finfo(np.float64).max)  # 1.34e154
+
+
+def _squares_overflow(value: Value) -> bool:
+    return isinstance(value, (int, float)) and abs(value) >= _SQUARE_LIMIT
+
+
 def resolve_initializer(spec: str) -> Initializer:
     """``he_normal``, ``torch.kaiming_normal(a=0.1, nonlinearity=leaky_relu)`` ... -> Initializer.
 
@@ -635,7 +657,11 @@ def resolve_initializer(spec: str) -> Initializer:
         if target in renamed:
             raise _usage(f"{entry.name}: parameter {target!r} given twice (as {key!r})")
         renamed[target] = value
-    bound = bind(entry.name, entry.params, renamed)
+    try:
+        bound = bind(entry.name, entry.params, renamed)
+    except InitcliError as err:
+        hint = _sibling_hint(entry, set(renamed) - names)
+        raise InitcliError(err.message + hint, err.exit_code) from None
     for param in entry.params:
         if bound[param.name] is None:
             example = entry.example or entry.name
@@ -657,6 +683,12 @@ def resolve_initializer(spec: str) -> Initializer:
         law = entry.build(params)
     except InitcliError as err:
         raise err.with_context(entry.name) from None
+    except OverflowError:  # gain ** 2 and the like, with a finite but huge parameter
+        huge = [f"{key}={value:g}" for key, value in params.items() if _squares_overflow(value)]
+        raise _usage(
+            f"{canonical}: {', '.join(huge) or 'a parameter'} is too large: its square "
+            f"overflows float64; keep it below {_SQUARE_LIMIT:.3g}"
+        ) from None
     return Initializer(entry.name, entry.framework, params, canonical, entry, law)
 
 

@@ -241,3 +241,32 @@ def test_gain_bad_input(cli: Callable[..., Any], args: list[str], words: list[st
     assert err.count("\n") == 1 and err.startswith("initcli: error: ")
     for word in words:
         assert word in err
+
+
+@pytest.mark.parametrize("layer", ["conv1d", "conv2d", "conv3d", "conv_transpose2d"])
+def test_gain_of_a_layer_name_is_calculate_gains_one(cli: Callable[..., Any], layer: str) -> None:
+    torch = pytest.importorskip("torch")
+    assert gain_json(cli, layer)["torch_gain"] == torch.nn.init.calculate_gain(layer) == 1.0
+    assert gain_json(cli, layer)["variance_gain"] == 1.0
+    refused = cli("gain", layer, "--param", "0.2")
+    assert refused.code == 2 and "has no parameter" in refused.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("gain", "leaky_relu", "--param", "2e154"),
+        ("sample", "glorot_uniform(gain=2e154)", "--shape", "3,4"),
+        ("sample", "torch.kaiming_normal(a=2e154)", "--shape", "3,4"),
+        ("sample", "tf1.uniform_unit_scaling(factor=2e154)", "--shape", "3,4"),
+        ("recommend", "--activation", "leaky_relu(negative_slope=2e154)", "--no-check"),
+    ],
+)
+def test_a_parameter_whose_square_overflows_is_one_line(
+    cli: Callable[..., Any], args: tuple[str, ...]
+) -> None:
+    """torch's calculate_gain raises OverflowError here; initcli says which value, once."""
+    result = cli(*args)
+    assert result.code == 2
+    assert "2e+154" in result.err and "overflows" in result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1

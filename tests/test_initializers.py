@@ -154,8 +154,10 @@ EXPECTED: dict[str, Formula] = {
     "tf1.random_normal": lambda i, o, s: normal(1.0),
     "tf1.random_uniform": lambda i, o, s: uniform(1.0, 0.0),
     "tf1.truncated_normal": lambda i, o, s: cut2(1.0),
-    "tf1.glorot_uniform": GLOROT_U,
-    "tf1.glorot_normal": GLOROT_N,
+    # init_ops.py: tf.glorot_*_initializer, tf.initializers.he_* / lecun_* and
+    # tf.variance_scaling_initializer are Keras's VarianceScaling laws.
+    **{f"tf1.{name}": formula for name, formula in FAMILY.items()},
+    "tf1.variance_scaling_initializer": LECUN_N,
     "tf1.variance_scaling": lambda i, o, s: cut2(math.sqrt(1.3 * 2 / i)),
     "tf1.xavier": GLOROT_U,
     "tf1.uniform_unit_scaling": LECUN_U,
@@ -645,6 +647,14 @@ def test_matches_keras_in_distribution(shape: tuple[int, ...]) -> None:
         ("glorot_normal", lambda s: k.GlorotNormal(seed=s)),  # bare names follow Keras
         ("he_normal", lambda s: k.HeNormal(seed=s)),
         ("tf1.glorot_normal", lambda s: k.GlorotNormal(seed=s)),
+        # TF1's tf.initializers.he_normal / lecun_uniform and tf.variance_scaling_initializer
+        # are init_ops.VarianceScaling, the law Keras 3 kept (REFERENCE.md, TensorFlow 1)
+        ("tf1.he_normal", lambda s: k.HeNormal(seed=s)),
+        ("tf1.lecun_uniform", lambda s: k.LecunUniform(seed=s)),
+        (
+            "tf1.variance_scaling_initializer(scale=2.0, mode=fan_avg, distribution=normal)",
+            lambda s: k.VarianceScaling(2.0, "fan_avg", "truncated_normal", seed=s),
+        ),
     ]
     for spec, make in cases:
         theirs = pooled(lambda seed, make=make: np.asarray(make(seed)(shape)))  # type: ignore[misc]
@@ -719,3 +729,16 @@ def test_frameworks_disagree_where_list_says_so() -> None:
     torch_like = ours("torch.xavier_normal", (256, 256), "torch")
     assert keras_like.std() == pytest.approx(torch_like.std(), rel=0.01)
     assert same_law(keras_like, torch_like) < 1e-6
+
+
+def test_an_unknown_parameter_names_the_entry_of_that_framework_that_takes_it() -> None:
+    """tf1.variance_scaling is contrib's (factor, mode, uniform); TF1's own
+    tf.variance_scaling_initializer(scale, mode, distribution) is another entry."""
+    with pytest.raises(InitcliError) as refused:
+        resolve_initializer("tf1.variance_scaling(scale=1.0, distribution=truncated_normal)")
+    assert refused.value.message.endswith(
+        "; tf1.variance_scaling_initializer takes distribution, scale"
+    )
+    with pytest.raises(InitcliError) as typo:
+        resolve_initializer("tf1.variance_scaling(fctor=1.0)")
+    assert "did you mean factor?" in typo.value.message and "takes" not in typo.value.message

@@ -39,6 +39,13 @@ def recommend(
         act = resolve_activation(activation)
     gain = variance_gain(act)
     scale = gain**2
+    if not (math.isfinite(scale) and scale > 0):
+        moment = "overflows float64" if scale == 0 else f"is {1 / scale:g}"
+        raise InitcliError(
+            f"--activation {act.spec}: E[phi(z)^2] {moment} for z ~ N(0, 1), so no weight "
+            "scale keeps the variance at 1; give it smaller parameters",
+            EXIT_BAD_USAGE,
+        )
     spec = f"variance_scaling(scale={scale:.10g}, mode={mode}, distribution=normal)"
     torch_mode = {"fan_in": "fan_in", "fan_out": "fan_out"}.get(mode)
     if torch_mode is not None:

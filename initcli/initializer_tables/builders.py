@@ -239,12 +239,16 @@ def add_family(table: Table) -> None:
     framework = table.framework
     for name, scale, mode, dist, aliases in FAMILY:
         if framework == "tf1":
-            if not name.startswith("glorot_"):
-                continue  # TF1 core has glorot_*; He and LeCun came with tf.keras
-            aliases = (f"{name}_initializer",)
+            # init_ops.py: tf.glorot_*_initializer, and tf.initializers.he_* / lecun_*
+            # (tf_export v1=["initializers.he_normal"], ...), no other aliases
+            aliases = (f"{name}_initializer",) if name.startswith("glorot_") else ()
         reference = {
             "keras": "".join(part.title() for part in name.split("_")),
-            "tf1": f"tf.{name}_initializer = variance_scaling_initializer (as Keras)",
+            "tf1": (
+                f"tf.{name}_initializer = variance_scaling_initializer (as Keras)"
+                if name.startswith("glorot_")
+                else f"tf.initializers.{name} = variance_scaling_initializer (as Keras)"
+            ),
             "jax": f"jax.nn.initializers.{name}",
         }[framework]
         build = fixed_vs(scale, mode, dist, keras=framework != "jax")

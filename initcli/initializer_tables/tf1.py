@@ -13,6 +13,7 @@ from initcli.initializer_tables.builders import (
     choice,
     contrib_vs,
     free,
+    keras_vs,
     nonnegative,
     number,
     positive,
@@ -70,6 +71,25 @@ table.add(
 )
 add_family(table)
 table.add(
+    "variance_scaling_initializer",
+    lambda p: keras_vs(
+        number(p, "scale"), text(p, "mode"), text(p, "distribution").replace("untruncated_", "")
+    ),
+    (
+        positive("scale", 1.0),
+        choice("mode", "fan_in", ("fan_in", "fan_out", "fan_avg")),
+        choice(
+            "distribution",
+            "truncated_normal",
+            ("truncated_normal", "untruncated_normal", "uniform", "normal"),
+        ),
+    ),
+    (),
+    "tf.variance_scaling_initializer (init_ops.py, as Keras; 'normal' is the old name of "
+    "truncated_normal); tf1.variance_scaling is contrib's",
+    canonical={"distribution": {"normal": "truncated_normal"}},
+)
+table.add(
     "variance_scaling",
     lambda p: contrib_vs(number(p, "factor"), text(p, "mode"), bool(p["uniform"])),
     (
@@ -79,7 +99,7 @@ table.add(
     ),
     ("contrib_variance_scaling",),
     "tf.contrib.layers.variance_scaling_initializer (the 1.3 factor; "
-    "tf.variance_scaling_initializer is keras.variance_scaling)",
+    "tf.variance_scaling_initializer is tf1.variance_scaling_initializer)",
 )
 table.add(
     "xavier",
