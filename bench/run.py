@@ -325,7 +325,15 @@ def memory_child(recipe: dict[str, Any], mode: str) -> dict[str, Any]:
 
 def bench_memory(recipe: dict[str, Any], with_torch: bool) -> dict[str, Any]:
     mine = run_child(["--child", "memory", json.dumps(recipe), "initcli"])
+    # The console's malloc keeps freed blocks for reuse (time) at some fragmentation (peak):
+    # the other setting's peak shows what that costs.
+    other = "glibc" if os.environ.get(MALLOC_VARIABLE, "console") == "console" else "console"
+    theirs_malloc = run_child(
+        ["--malloc", other, "--child", "memory", json.dumps(recipe), "initcli"]
+    )
     result = {
+        "other_malloc": other,
+        "initcli_peak_other_malloc": theirs_malloc["peak_above_baseline"],
         "floor": mine["floor"],
         "estimate": mine["estimate"],
         "initcli_peak": mine["peak_above_baseline"],
@@ -720,9 +728,9 @@ def _render_memory(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "## Peak memory (fresh process, VmHWM above the RSS after imports)",
         "",
-        "| case | floor | initcli peak | peak / floor | estimate_memory | estimate / peak | "
-        "PyTorch peak | PyTorch / floor |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | floor | initcli peak | peak / floor | peak, other malloc | estimate_memory | "
+        "estimate / peak | PyTorch peak | PyTorch / floor |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         m = row["memory"]
@@ -733,14 +741,18 @@ def _render_memory(rows: list[dict[str, Any]]) -> list[str]:
         )
         lines.append(
             f"| {row['case']} | {_mib(m['floor'])} | {_mib(m['initcli_peak'])} | "
-            f"{m['initcli_over_floor']:.2f} | {_mib(m['estimate'])} | "
+            f"{m['initcli_over_floor']:.2f} | "
+            f"{_mib(m['initcli_peak_other_malloc'])} ({m['other_malloc']}) | "
+            f"{_mib(m['estimate'])} | "
             f"{m['estimate_over_measured']:.2f} | {torch_cols}"
         )
     lines += [
         "",
         "floor = parameters + per weighted layer its input, and phi'(z) unless backward reads "
         "it from phi(z) (relu, leaky_relu: then the network's output) or it is 1 (linear): "
-        "what backward needs (bench/cases.py floor_bytes).",
+        "what backward needs (bench/cases.py floor_bytes). Peak, other malloc: the same "
+        "child with the other --malloc setting (console: freed blocks kept for reuse, faster, "
+        "at some fragmentation; glibc: its default).",
     ]
     return lines
 
