@@ -1,8 +1,9 @@
 """Per-block statistics of residual networks: the signal-propagation numbers of Brock, De &
 Smith (2021, fig. 1) and the per-block verdict (``blocks`` in the JSON).
 
-For a block output ``y`` (batch first, channels on axis 1; a dense stream's channel is a
-feature, a convolution's is reduced over batch and positions):
+For a block output ``y`` (batch first; a channel is a dense stream's feature, a
+convolution's channel (axis 1), reduced over batch and positions, or a sequence's feature
+(the last axis of ``(B, tokens, features)``), reduced over batch and tokens):
 
 - ``avg_channel_sq_mean`` = mean over channels c of (mean over batch and positions of y_c)^2
 - ``avg_channel_var``     = mean over channels c of Var(y_c) (population variance)
@@ -80,10 +81,14 @@ class ChannelMoments:
         return self.sq_mean + self.var
 
 
-def channel_moments(values: np.ndarray) -> ChannelMoments:
-    """Per-channel mean and variance (axis 1; batch and positions reduced), in float64."""
-    batch, channels = values.shape[0], values.shape[1]
-    flat = values.reshape(batch, channels, -1)
+def channel_moments(values: np.ndarray, features_last: bool = False) -> ChannelMoments:
+    """Per-channel mean and variance, in float64: channels on axis 1 (batch and positions
+    reduced), or with ``features_last`` on the last axis (every other axis reduced)."""
+    if features_last:
+        flat = values.reshape(-1, values.shape[-1], 1)  # tokens join the batch
+    else:
+        flat = values.reshape(values.shape[0], values.shape[1], -1)
+    batch, channels = flat.shape[0], flat.shape[1]
     per_example = flat.shape[1] * flat.shape[2]
     rows = max(1, _CHUNK_ELEMENTS // max(per_example, 1))
     count = batch * flat.shape[2]
@@ -179,6 +184,16 @@ def _judge(run: list[BlockStats]) -> BlockVerdict:
     lin_error, exp_error, slope = _fit_errors(values)
     shown = f"x{factor:.3g} per block, x{total:.3g} over {len(run)} blocks"
     if total < 1 / FLAT_TOTAL:
+        end = run[-1]
+        offset = end.avg_channel_sq_mean / end.second_moment if end.second_moment > 0 else 0.0
+        why = (
+            # a norm after each add (post-LN) keeps E[y^2] while the channel means grow: the
+            # examples and positions drift towards one shared vector
+            f"the channel means grow instead: {100 * offset:.0f}% of E[y^2] at block "
+            f"{end.index} is one vector shared by every example and position"
+            if offset > 0.5 and end.avg_channel_sq_mean > run[0].avg_channel_sq_mean
+            else "the branches remove signal: check the shortcut and the branch scale"
+        )
         return BlockVerdict(
             "shrinking",
             first,
@@ -186,8 +201,7 @@ def _judge(run: list[BlockStats]) -> BlockVerdict:
             factor,
             slope,
             total,
-            f"{span}: stream variance shrinks ({shown}); the branches remove signal: "
-            "check the shortcut and the branch scale",
+            f"{span}: stream variance shrinks ({shown}); {why}",
         )
     increment = float(np.mean(np.diff(values)))
     if total <= FLAT_TOTAL and increment < FLAT_INCREMENT * values[0]:

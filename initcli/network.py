@@ -213,11 +213,18 @@ def build_chain(
         )
         built.append(layer)
         shape, source = layer.out_shape, layer_spec.name
-        if layer.layout is not None:
-            layout = layer.layout
-        elif len(shape) != 2 and layout != TOKENS:
-            layout = None
+        layout = layout_after(layer, layout)
     return tuple(built)
+
+
+def layout_after(layer: Layer, in_layout: str | None) -> str | None:
+    """The layout of ``layer``'s output fed ``in_layout``: its own, else its input's while
+    the shape stays 2-D (see :mod:`initcli.layers.base`)."""
+    if layer.layout is not None:
+        return layer.layout
+    if len(layer.out_shape) != 2 and in_layout != TOKENS:
+        return None
+    return in_layout
 
 
 def parameter_bytes(network: Network, itemsize: int) -> int:

@@ -196,8 +196,8 @@ class StatsCollector:
 
         layer = step.layer
         assert isinstance(layer, ResidualLayer)
-        out = channel_moments(step.output)
-        branch = channel_moments(step.branch)
+        out = channel_moments(step.output, layer.features_last)
+        branch = channel_moments(step.branch, layer.features_last)
         stats = BlockStats(
             index=len(self.blocks) + 1,  # arrival order; renumbered in network order later
             name=layer.name,

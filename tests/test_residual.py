@@ -461,3 +461,69 @@ def test_compare_draws_the_spp_for_each_initializer(tmp_path: Path):
     runs = json.loads(buffer.getvalue())["runs"]
     assert [len(run["blocks"]) for run in runs] == [4, 4]
     assert len(list(out.glob("spp_*he_normal_vs_lecun_normal_seed0.png"))) == 1
+
+
+def test_a_sequence_blocks_channels_are_its_features_not_its_tokens():
+    """A branch with zero weights outputs its bias b for every example and token: per
+    feature (channel) the variance is exactly 0 and the squared mean b_f^2. Reducing over
+    axis 1 (tokens) instead, as a conv stream's channels, gave Var_f(b) (~0.5)."""
+    spec = load_spec_text(
+        textwrap.dedent(
+            """
+            name: sequence_block
+            input: {shape: [6, 8], layout: sequence}
+            batch: 4
+            layers:
+              - type: residual
+                layers:
+                  - {type: dense, units: 8, init: zeros, bias_init: "random_normal(std=1.0)"}
+            """
+        ),
+        "sequence_block.yaml",
+        "sequence_block",
+    )
+    network = build_network(spec)
+    params = sample_parameters(network, np.random.default_rng(3), np.float64)
+    bias = params.of(network.layers[0].body.layers[0])["bias"]
+    result = run_experiment(spec, RunOptions(seed=3, dtype="float64"))
+    (block,) = result.blocks
+    assert block.branch_avg_channel_var < 1e-25  # 0 up to float64 rounding
+    assert block.branch_second_moment == pytest.approx(np.mean(bias**2), rel=1e-12)
+    # a conv1d stream of the same shape keeps its channels on axis 1
+    conv = load_spec_text(
+        textwrap.dedent(
+            """
+            name: channels_block
+            input: {shape: [6, 8], layout: channels}
+            batch: 4
+            layers:
+              - type: residual
+                layers:
+                  - {type: conv1d, filters: 6, kernel_size: 1, init: zeros,
+                     bias_init: "random_normal(std=1.0)"}
+            """
+        ),
+        "channels_block.yaml",
+        "channels_block",
+    )
+    (conv_block,) = run_experiment(conv, RunOptions(seed=3, dtype="float64")).blocks
+    assert conv_block.branch_avg_channel_var < 1e-25
+
+
+def test_a_shrinking_stream_whose_channel_means_grow_says_so():
+    """Post-LN: the variance per feature falls while E[y^2] stays, moved into the mean."""
+    from initcli.block_stats import BlockStats, judge_blocks
+
+    def block(index: int, sq_mean: float, var: float) -> BlockStats:
+        return BlockStats(
+            index, f"b{index}", 1.0, 1.0, "identity", [4, 8], sq_mean, var, 0.1,
+            sq_mean + var, 0.1,
+        )  # fmt: skip
+
+    drifting = [block(k, 0.1 * k, 1.0 / k) for k in range(1, 11)]
+    (verdict,) = judge_blocks(drifting)
+    assert verdict.verdict == "shrinking"
+    assert "the channel means grow instead: 91% of E[y^2] at block 10" in verdict.message
+    fading = [block(k, 0.01, 1.0 / k) for k in range(1, 11)]
+    (verdict,) = judge_blocks(fading)
+    assert "the branches remove signal" in verdict.message

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from yaml.nodes import MappingNode, ScalarNode
 
 from initcli.layers.base import (
+    SEQUENCE,
     AllParameters,
     Array,
     Backward,
@@ -78,6 +79,9 @@ class ResidualLayer(Layer):
     shortcut: Layer | None = None  # None: identity
     scale: float = 1.0
     input_scale: float = 1.0  # branch_input_scale, resolved (beta: 1/beta_i)
+    # The stream is (tokens, features): its channels, for the block statistics, are the
+    # features (last axis), not the tokens; else axis 1 (dense features, conv channels).
+    features_last: bool = False
 
     @property
     def is_block(self) -> bool:
@@ -325,6 +329,11 @@ class ResidualKind:
                 f"{fmt_shape(shortcut_shape)}; {hint}",
                 key,
             )
+        from initcli.network import layout_after
+
+        stream = context.in_layout
+        for layer in layers:
+            stream = layout_after(layer, stream)
         return ResidualLayer(
             spec,
             index,
@@ -334,6 +343,7 @@ class ResidualKind:
             shortcut=shortcut,
             scale=scale,
             input_scale=input_scale,
+            features_last=stream == SEQUENCE and len(branch.out_shape) == 2,
         )
 
 
