@@ -115,6 +115,50 @@ MODELS = textwrap.dedent(
 
     def make_not_a_module():
         return 42
+
+
+    class BasicBlock(nn.Module):  # torchvision.models.resnet.BasicBlock's forward
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(4)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            identity = x
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            out += identity
+            return self.relu(out)
+
+
+    def make_basic_block():
+        return BasicBlock()
+
+
+    def make_encoder_layer():
+        return nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+
+
+    class OwnWeight(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(8, 8)
+            self.w = nn.Parameter(torch.randn(8, 8))
+            self.fc2 = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x) @ self.w)
+
+
+    def make_own_weight():
+        return OwnWeight()
+
+
+    def make_gru():
+        return nn.Sequential(nn.Linear(8, 8), nn.GRU(8, 8, batch_first=True))
     """
 )
 
@@ -424,3 +468,45 @@ def test_yaml_run_never_imports_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_an_activation_after_an_inplace_add_is_not_the_layers_own(
+    cli: Any, models_file: Path, tmp_path: Path
+) -> None:
+    """torchvision's BasicBlock: `out += identity; relu(out)` hands bn2's output tensor to
+    the relu after the add. relu(bn2 + x) is not bn2's activation; relu(bn1) is bn1's."""
+    data = _run_json(
+        cli, f"{models_file}:make_basic_block", tmp_path / "o", "--input-shape", "4,6,6"
+    )
+    rows = {row["name"]: row for row in data["layers"]}
+    assert rows["bn1"]["activation"] == "relu" and rows["bn1"]["act_var"] < 0.5
+    assert rows["bn2"]["activation"] == "none"
+    assert rows["bn2"]["act_var"] == rows["bn2"]["preact_var"]
+
+
+def test_rows_follow_the_order_modules_ran_in(cli: Any, models_file: Path, tmp_path: Path) -> None:
+    """nn.TransformerEncoderLayer registers norm1 after linear2; post-LN runs it first."""
+    data = _run_json(
+        cli, f"{models_file}:make_encoder_layer", tmp_path / "o", "--input-shape", "5,16"
+    )
+    names = [row["name"] for row in data["layers"]]
+    assert names == ["self_attn", "norm1", "linear1", "linear2", "norm2"]
+    assert [row["index"] for row in data["layers"]] == [1, 2, 3, 4, 5]
+
+
+def test_parameters_beside_child_modules_are_left_out_with_a_note(
+    cli: Any, models_file: Path, tmp_path: Path
+) -> None:
+    data = _run_json(cli, f"{models_file}:make_own_weight", tmp_path / "o", "--input-shape", "8")
+    assert [row["name"] for row in data["layers"]] == ["fc1", "fc2"]
+    assert any("(model) holds beside its child modules" in n for n in data["summary"]["notes"])
+
+
+def test_a_recurrent_module_is_refused_in_one_line(
+    cli: Any, models_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = cli("run", f"{models_file}:make_gru", "--input-shape", "5,8", "--out", str(out))
+    assert result.code == 1
+    assert "module '1' is an nn.GRU: recurrent modules are not measured" in result.err
+    assert result.err.count("\n") == 1 and not out.exists()

@@ -7,7 +7,13 @@ batch forward and dL/d(output) ~ N(0, 1) backward (the loss is ``sum(output * G)
 imported only here, and only when this path is used.
 
 Rows: every module that holds parameters directly (Linear, ConvNd, norms, Embedding,
-MultiheadAttention, a custom leaf), in ``named_modules`` order, named by module path. Per row:
+MultiheadAttention, a custom leaf), in the order their first forward call ran (ratios and
+verdicts compare a layer with the one before it in the computation, not in ``__init__``:
+``nn.TransformerEncoderLayer`` registers norm1 after linear2), named by module path.
+Refused: recurrent modules (nn.RNN, nn.GRU, nn.LSTM: their hidden-to-hidden weights act
+once per step, out of the hooks' sight). Skipped, with a note: parameters that a custom
+module holds beside child modules (``x @ self.w`` in its forward: its output is its
+children's too). Per row:
 
 - ``preact_var``: the variance of the module's output (its first tensor if a tuple);
 - ``act_var``/``act_mean``: of the output of the next module executed, when that is a
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -231,6 +238,8 @@ class _Record:
     act: Any = None  # a copy of the output of the activation module applied to it, if any
     activation: str | None = None
     grad: Any = None
+    order: int = -1  # when its first call ran, among the records: rows in execution order
+    version: int = -1  # output._version then: an in-place op (out += x) since bumps it
 
 
 def _input_batch(
@@ -292,11 +301,21 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
         )
     model = model.to(torch_dtype)
     model.train()
-    records = [
-        _Record(path or "(model)", module)
+    holders = [
+        (path or "(model)", module)
         for path, module in model.named_modules()
         if any(True for _ in module.parameters(recurse=False))
     ]
+    for path, module in holders:
+        if isinstance(module, torch.nn.RNNBase):
+            raise InitcliError(
+                f"{target}: module {path!r} is an nn.{type(module).__name__}: recurrent "
+                "modules are not "
+                "measured (their hidden-to-hidden weights act once per time step, where "
+                "module hooks cannot see them); measure the layers around it without it"
+            )
+    beside_children = [path for path, module in holders if _holds_beside_children(module)]
+    records = [_Record(path, module) for path, module in holders if path not in beside_children]
     if not records:
         raise InitcliError(f"{target}: the module has no parameters, so nothing to initialize")
     rng = np.random.default_rng(options.seed)
@@ -304,7 +323,25 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
         _reinitialize(records, init, bias_init, rng, np_dtype)
     inputs, input_text = _input_batch(options, rng, np_dtype)
     output_grad_var = _run_hooks(model, records, inputs, input_text, target, options, rng, np_dtype)
-    return _result(target, factory, records, inputs, options, output_grad_var)
+    result = _result(target, factory, records, inputs, options, output_grad_var)
+    if beside_children:
+        shown = ", ".join(beside_children[:4]) + (", ..." if len(beside_children) > 4 else "")
+        result.summary.notes.append(
+            f"not shown: the parameters {shown} holds beside its child modules (used in its "
+            "forward(), e.g. x @ self.w, whose output is its children's work too); wrap them "
+            "in a module of their own (nn.Linear, ...) to see them"
+            + ("; --init did not redraw them" if options.init is not None else "")
+        )
+    return result
+
+
+def _holds_beside_children(module: Any) -> bool:
+    """A custom module with parameters of its own and child modules with parameters: its
+    output is not the work of its own parameters. torch.nn's own (MultiheadAttention holds
+    in_proj_weight beside out_proj) are layers initcli knows."""
+    if type(module).__module__.startswith("torch.nn"):
+        return False
+    return any(any(True for _ in child.parameters()) for child in module.children())
 
 
 def _resolve(spec: str | None, flag: str) -> Any:
@@ -356,6 +393,7 @@ def _run_hooks(
     import torch
 
     by_module = {id(record.module): record for record in records}
+    ran = itertools.count()
     last: list[_Record | None] = [None]  # the parameterized module whose output came last
     handles = []
 
@@ -364,9 +402,11 @@ def _run_hooks(
         if record is not None:
             record.calls += 1
             if record.calls == 1:
+                record.order = next(ran)
                 tensor = _first_tensor(output)
                 if tensor is not None and tensor.is_floating_point():
                     record.output = tensor
+                    record.version = tensor._version
                     record.values = tensor.detach().clone()
                     if tensor.requires_grad:
                         tensor.register_hook(lambda g, r=record: setattr(r, "grad", g))
@@ -380,15 +420,27 @@ def _run_hooks(
             return
         spec = _activation_of(module)
         first = args[0] if args else None
-        if spec is not None and first is previous.output and isinstance(output, torch.Tensor):
+        # The very tensor, unchanged: torchvision's `out += identity; out = self.relu(out)`
+        # feeds bn2's output tensor to the relu after an in-place add, so relu(bn2 + x) is not
+        # bn2's activation. Versions before the module ran: ReLU(inplace=True) bumps it.
+        untouched = first is previous.output and versions.get(id(module)) == previous.version
+        if spec is not None and untouched and isinstance(output, torch.Tensor):
             # Copied now: ReLU(inplace=True) returns its input, and a later `out += x` would
             # change the tensor again.
             previous.act, previous.activation = output.detach().clone(), spec
+
+    versions: dict[int, int] = {}  # id(module) -> its first input's _version as it was called
+
+    def before_forward(module: Any, args: Any) -> None:
+        if args and isinstance(args[0], torch.Tensor):
+            versions[id(module)] = args[0]._version
 
     for module in model.modules():
         is_leaf = not any(True for _ in module.children())
         if id(module) in by_module or is_leaf:
             handles.append(module.register_forward_hook(on_forward))
+        if is_leaf and id(module) not in by_module:
+            handles.append(module.register_forward_pre_hook(before_forward))
     x = torch.from_numpy(inputs)
     try:
         with torch.set_grad_enabled(options.with_grad), _user_code():
@@ -443,7 +495,7 @@ def _result(
     unused = [r.path for r in records if r.output is None]
     shared = [r.path for r in records if r.calls > 1]
     without_act = []
-    for record in records:
+    for record in sorted(records, key=lambda r: r.order):
         if record.output is None:
             continue
         _, weight = _weight_of(record.module)
@@ -515,7 +567,7 @@ def _result(
     fill_ratios(layers)
     input_stats = moments(inputs.astype(np.float64))
     summary = summarize_layers(layers, input_stats.var, output_grad_var)
-    notes.append("PyTorch hooks: Var z is each module's output; rows in module order")
+    notes.append("PyTorch hooks: Var z is each module's output; rows in the order they ran")
     if without_act:
         shown = ", ".join(without_act[:4]) + (", ..." if len(without_act) > 4 else "")
         notes.append(
