@@ -341,16 +341,15 @@ def summarize(layers: list[LayerStats], input_var: float, output_grad_var: float
         "activations (Var z)", [s.preact_var for s in layers], input_var, nonfinite_forward, False
     )
     backward = None
-    if output_grad_var is not None and layers and layers[0].grad_var is not None:
+    # A layer no gradient reaches (grad_var None beside layers that have one: an own PyTorch
+    # model's module feeding only a tuple output the loss leaves out) is not a vanishing one.
+    reached = [s for s in layers if s.grad_var is not None]
+    if output_grad_var is not None and reached:
         nonfinite_backward = next(
-            (
-                s.index
-                for s in reversed(layers)
-                if s.grad_var is None or not math.isfinite(s.grad_var)
-            ),
+            (s.index for s in reversed(reached) if not math.isfinite(s.grad_var or 0.0)),
             None,
         )
-        grads = [s.grad_var if s.grad_var is not None else math.nan for s in reversed(layers)]
+        grads = [float(s.grad_var or 0.0) for s in reversed(reached)]
         backward = _direction(
             "gradients (Var dL/dz)", grads, output_grad_var, nonfinite_backward, True
         )

@@ -157,6 +157,20 @@ MODELS = textwrap.dedent(
         return OwnWeight()
 
 
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.main = nn.Linear(8, 8)
+            self.aux = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.main(x), self.aux(x)
+
+
+    def make_two_heads():
+        return TwoHeads()
+
+
     def make_gru():
         return nn.Sequential(nn.Linear(8, 8), nn.GRU(8, 8, batch_first=True))
     """
@@ -510,3 +524,15 @@ def test_a_recurrent_module_is_refused_in_one_line(
     assert result.code == 1
     assert "module '1' is an nn.GRU: recurrent modules are not measured" in result.err
     assert result.err.count("\n") == 1 and not out.exists()
+
+
+def test_a_module_no_gradient_reaches_is_not_called_vanishing(
+    cli: Any, models_file: Path, tmp_path: Path
+) -> None:
+    """The loss is sum(first output * G): the aux head of a tuple output gets no gradient,
+    which is not a vanishing one."""
+    data = _run_json(cli, f"{models_file}:make_two_heads", tmp_path / "o", "--input-shape", "8")
+    main, aux = data["layers"]
+    assert main["grad_var"] > 0 and aux["grad_var"] is None
+    assert data["summary"]["backward"]["verdict"] == "stable"
+    assert any(note.startswith("no gradient reaches aux") for note in data["summary"]["notes"])

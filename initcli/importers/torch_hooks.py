@@ -523,10 +523,11 @@ def _result(
         finite = z.finite and a.finite
         grad_sample = None
         if options.with_grad:
-            grad = _numpy(record.grad) if record.grad is not None else np.zeros_like(out)
-            g = moments(grad)
-            grad_var, finite = g.var, finite and g.finite
-            grad_sample = _subsample(grad) if options.keep_samples else None
+            if record.grad is not None:  # None: its output does not reach the loss
+                grad = _numpy(record.grad)
+                g = moments(grad)
+                grad_var, finite = g.var, finite and g.finite
+                grad_sample = _subsample(grad) if options.keep_samples else None
             if weight.grad is not None:
                 weight_grad_var = moments(_numpy(weight.grad)).var
             bias = dict(record.module.named_parameters(recurse=False)).get("bias")
@@ -582,8 +583,13 @@ def _result(
         )
     if shared:
         notes.append(f"called more than once (first call shown): {', '.join(shared[:6])}")
-    if options.with_grad and any(r.grad is None and r.output is not None for r in records):
-        notes.append("modules whose output does not reach the output have Var dL/dz = 0")
+    unreached = [r.path for r in records if r.grad is None and r.output is not None]
+    if options.with_grad and unreached:
+        shown = ", ".join(unreached[:4]) + (", ..." if len(unreached) > 4 else "")
+        notes.append(
+            f"no gradient reaches {shown} (no Var dL/dz): its output does not feed the loss "
+            "sum(output * G), whose output is the forward's first tensor"
+        )
     if options.init is not None:
         kept = "norm scales keep the model's own values" + (
             "" if options.bias_init else ", and so do biases (--bias-init SPEC redraws them)"
