@@ -285,17 +285,20 @@ class Distribution:
         elif self.kind == "truncated_normal":
             _fill_truncated(flat, self, rng)
         else:
-            for start in range(0, flat.size, _CHUNK):
-                chunk = flat[start : start + _CHUNK]
-                if self.kind == "normal":
-                    rng.standard_normal(dtype=work, out=chunk)
-                    chunk *= self.scale
-                    if self.loc:
-                        chunk += self.loc
-                else:
-                    rng.random(dtype=work, out=chunk)
-                    chunk *= self.high - self.low
-                    chunk += self.low
+            # A scale beyond float32's range gives inf weights, which the run reports as
+            # non-finite statistics: no numpy warning on stderr on the way.
+            with np.errstate(over="ignore"):
+                for start in range(0, flat.size, _CHUNK):
+                    chunk = flat[start : start + _CHUNK]
+                    if self.kind == "normal":
+                        rng.standard_normal(dtype=work, out=chunk)
+                        chunk *= self.scale
+                        if self.loc:
+                            chunk += self.loc
+                    else:
+                        rng.random(dtype=work, out=chunk)
+                        chunk *= self.high - self.low
+                        chunk += self.low
         return out if work == target else out.astype(target)
 
 

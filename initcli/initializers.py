@@ -679,15 +679,19 @@ def resolve_initializer(spec: str) -> Initializer:
     canonical = format_call(entry.name, shown)
     # Re-read the canonical text so params hold exactly what the spec says (round-trip).
     params = bind(entry.name, entry.params, {**bound, **parse_call(canonical)[1]})
+    huge = [f"{key}={value:g}" for key, value in params.items() if _squares_overflow(value)]
+    if huge:  # a variance (std^2, gain^2 / fan) would overflow float64: no statistic is left
+        raise _usage(
+            f"{canonical}: {', '.join(huge)} is too large: its square overflows float64; "
+            f"keep it below {_SQUARE_LIMIT:.3g}"
+        )
     try:
         law = entry.build(params)
     except InitcliError as err:
         raise err.with_context(entry.name) from None
-    except OverflowError:  # gain ** 2 and the like, with a finite but huge parameter
-        huge = [f"{key}={value:g}" for key, value in params.items() if _squares_overflow(value)]
+    except OverflowError:  # a product of parameters beyond float64 (each one is in range)
         raise _usage(
-            f"{canonical}: {', '.join(huge) or 'a parameter'} is too large: its square "
-            f"overflows float64; keep it below {_SQUARE_LIMIT:.3g}"
+            f"{canonical}: its parameters overflow float64 together; give smaller ones"
         ) from None
     return Initializer(entry.name, entry.framework, params, canonical, entry, law)
 

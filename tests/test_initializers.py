@@ -742,3 +742,19 @@ def test_an_unknown_parameter_names_the_entry_of_that_framework_that_takes_it() 
     with pytest.raises(InitcliError) as typo:
         resolve_initializer("tf1.variance_scaling(fctor=1.0)")
     assert "did you mean factor?" in typo.value.message and "takes" not in typo.value.message
+
+
+def test_weights_beyond_float32_are_inf_without_a_numpy_warning() -> None:
+    """std 1e39 is a float64 number but no float32 one: the run shows inf statistics, and
+    stderr stays one line per error (no RuntimeWarning from the cast)."""
+    import warnings
+
+    from initcli.initializers import sample_weight
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drawn = sample_weight(
+            resolve_initializer("random_normal(std=1e39)"), (4, 4), np.random.default_rng(0),
+            np.float32,
+        )  # fmt: skip
+    assert drawn.dtype == np.float32 and np.all(np.isinf(drawn))
