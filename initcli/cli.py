@@ -9,6 +9,7 @@ Every user-fixable failure is an :class:`~initcli.errors.InitcliError`; :func:`m
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import typer
@@ -79,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             print(context.get_help())
             return _exit(EXIT_BAD_USAGE, argv)
         command = context.command_path if context is not None else "initcli"
-        _error_line(f"{err.format_message()} (see '{command} --help')")
+        # click and typer each add "Did you mean 'run'?" to an unknown command: say it once
+        message = re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", err.format_message())
+        _error_line(f"{message} (see '{command} --help')")
         return _exit(err.exit_code, argv)
     except click_errors.ClickException as err:
         _error_line(err.format_message())

@@ -231,7 +231,7 @@ def prepare_compare(
         given = [flag for flag, value in stack_flags.items() if value is not None]
         if given:
             raise InitcliError(
-                f"{', '.join(given)} only apply to the dense stack, not to --config "
+                f"{', '.join(given)} apply only to the dense stack, not to --config "
                 f"{str(config)!r}; drop them, or edit the spec",
                 EXIT_BAD_USAGE,
             )

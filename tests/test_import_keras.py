@@ -90,7 +90,23 @@ def _tcn() -> Any:
     return keras.Model(x, y, name="tcn")
 
 
-MODELS = {"mlp": _mlp, "cnn": _cnn, "tcn": _tcn}
+def _pooled() -> Any:
+    return keras.Sequential(
+        [
+            keras.Input((12, 12, 3)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(8, 3, activation="tanh"),
+            keras.layers.AveragePooling2D((2, 2), strides=1),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(5),
+        ],
+        name="pooled",
+    )
+
+
+MODELS = {"mlp": _mlp, "cnn": _cnn, "tcn": _tcn, "pooled": _pooled}
 
 
 def _keras_variance(config: dict[str, Any], fans: Any) -> float:
@@ -311,21 +327,7 @@ def test_residual_and_norm_layers_convert_to_issue11_kinds(
     assert layers[3] == {"type": "batchnorm", "name": "bn", "eps": 1e-3}
 
 
-@pytest.mark.skipif("residual" in LAYER_TYPES, reason="the residual layer kind exists")
-def test_missing_layer_kinds_are_refused_naming_the_keras_layer(tmp_path: Path, cli: Any) -> None:
-    path = tmp_path / "res.json"
-    path.write_text(_residual_model().to_json())
-    result = cli("run", str(path), "--out", str(tmp_path / "o"))
-    assert result.code == 1
-    assert "layer 'add' (Add): converts to initcli's 'residual' layer kind" in result.err
-    assert not (tmp_path / "o").exists()
-
-
-@pytest.mark.skipif(
-    not {"residual", "layernorm", "batchnorm"} <= set(LAYER_TYPES),
-    reason="residual / layernorm / batchnorm layer kinds not in the registry yet (issue 11)",
-)
-def test_residual_model_runs(tmp_path: Path, cli: Any) -> None:  # pragma: no cover
+def test_residual_model_runs(tmp_path: Path, cli: Any) -> None:
     path = tmp_path / "res.json"
     path.write_text(_residual_model().to_json())
     result = cli("run", str(path), "--json", "--no-plots", "--out", str(tmp_path / "o"))
@@ -350,11 +352,28 @@ def _bad_cases(tmp_path: Path) -> list[tuple[Path, str]]:
         archive.writestr("metadata.json", "{}")
     cases.append((nozip, "no config.json"))
     unsupported = keras.Sequential(
-        [keras.Input((8, 8, 3)), keras.layers.MaxPooling2D(name="pool"), keras.layers.Flatten()]
+        [keras.Input((8, 8, 3)), keras.layers.DepthwiseConv2D(3, name="dw"), keras.layers.Flatten()]
+    )
+    path = tmp_path / "depthwise.json"
+    path.write_text(unsupported.to_json())
+    cases.append((path, "layer 'dw' (DepthwiseConv2D)"))
+    same_pool = keras.Sequential(
+        [keras.Input((7, 7, 3)), keras.layers.MaxPooling2D(name="pool", padding="same")]
     )
     path = tmp_path / "pool.json"
-    path.write_text(unsupported.to_json())
-    cases.append((path, "layer 'pool' (MaxPooling2D)"))
+    path.write_text(same_pool.to_json())
+    cases.append((path, "layer 'pool' (MaxPooling2D): padding 'same'"))
+    relu_after_pool = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.MaxPooling2D(name="pool"),
+            keras.layers.ReLU(name="act"),
+        ]
+    )
+    path = tmp_path / "relu_after_pool.json"
+    path.write_text(relu_after_pool.to_json())
+    cases.append((path, "an activation right after the pooling layer 'pool'"))
     bad_init = json.loads(_dense_model_json())
     bad_init["config"]["layers"][1]["config"]["kernel_initializer"] = {
         "class_name": "MyInit",

@@ -82,9 +82,11 @@ _INIT_BY_STRING.update({"uniform": "RandomUniform", "glorot": "GlorotUniform"})
 _IGNORED_INIT_KEYS = ("seed", "input_axes", "output_axes", "dtype")
 
 SUPPORTED_LAYERS = (
-    "InputLayer, Dense, Conv1D, Conv2D, Flatten, Activation, ReLU, LeakyReLU, ELU, "
-    "LayerNormalization, BatchNormalization, Dropout, Add"
+    "InputLayer, Dense, Conv1D, Conv2D, Flatten, MaxPooling2D, AveragePooling2D, "
+    "GlobalAveragePooling1D/2D, Activation, ReLU, LeakyReLU, ELU, LayerNormalization, "
+    "BatchNormalization, Dropout, Add"
 )
+_POOLS = ("maxpool2d", "avgpool2d", "global_avgpool")
 _DEFAULT_MODEL_NAME = re.compile(r"(sequential|functional|model)(_\d+)?")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 
@@ -430,6 +432,49 @@ class _Converter:
         }
         return self.weighted_common(layer, entry)
 
+    def pool(self, layer: _Layer) -> dict[str, Any]:
+        """MaxPooling2D / AveragePooling2D with padding 'valid': maxpool2d / avgpool2d."""
+        self.check_data_format(layer)
+        if len(self.shape) != 3:
+            raise layer.error(f"{layer.cls} needs an input (height, width, channels) but gets "
+                              f"{self.shape}")  # fmt: skip
+        kernel = _ints(layer, "pool_size", layer.get("pool_size", 2), 2)
+        strides = layer.get("strides")
+        stride = kernel if strides is None else _ints(layer, "strides", strides, 2)
+        padding = str(layer.get("padding", "valid")).lower()
+        if padding != "valid":
+            raise layer.error(
+                f"padding {padding!r}: Keras pads a pool unevenly and leaves the padding out of "
+                "an average; initcli's pools pad as PyTorch does; rebuild with "
+                "padding='valid', or convert without it and set padding in the YAML"
+            )
+        height, width, channels = self.shape
+        out = [(n - k) // s + 1 for n, k, s in zip((height, width), kernel, stride, strict=True)]
+        if any(n < 1 for n in out):
+            raise layer.error(f"pool_size {kernel} is larger than its input {(height, width)}")
+        self.shape = (*out, channels)
+        kind = "maxpool2d" if layer.cls == "MaxPooling2D" else "avgpool2d"
+        return {
+            "type": kind,
+            "name": layer.name,
+            "kernel_size": _compact(kernel),
+            "stride": _compact(stride),
+        }
+
+    def global_pool(self, layer: _Layer, rank: int) -> dict[str, Any]:
+        """GlobalAveragePooling1D/2D (keepdims False): global_avgpool, (channels,) out."""
+        self.check_data_format(layer)
+        if len(self.shape) != rank + 1:
+            want = "(length, channels)" if rank == 1 else "(height, width, channels)"
+            raise layer.error(f"{layer.cls} needs an input {want} but gets {self.shape}")
+        if layer.get("keepdims", False):
+            raise layer.error(
+                "keepdims=True keeps 1-sized spatial axes initcli's global_avgpool drops; "
+                "rebuild with keepdims=False (the default)"
+            )
+        self.shape = (self.shape[-1],)
+        return {"type": "global_avgpool", "name": layer.name}
+
     def norm(self, layer: _Layer) -> dict[str, Any]:
         eps = layer.get("epsilon", 1e-3)
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0:
@@ -487,6 +532,13 @@ class _Converter:
         if spec == "linear":
             return
         target = next((entry for entry in reversed(entries) if entry["type"] != "flatten"), None)
+        if target is not None and target["type"] in _POOLS:
+            raise layer.error(
+                f"an activation right after the pooling layer {target['name']!r} cannot be "
+                "represented: initcli applies activations inside a dense, conv or norm layer; "
+                "apply it before the pooling (relu and other increasing activations commute "
+                "with max pooling)"
+            )
         if target is None or target["type"] == "residual":
             where = "an Add (residual) block" if target else "the input"
             raise layer.error(
@@ -602,6 +654,10 @@ def _append(converter: _Converter, layer: _Layer, entries: list[dict[str, Any]])
         entries.append(converter.dense(layer))
     elif cls in ("Conv1D", "Conv2D"):
         entries.append(converter.conv(layer, int(cls[4])))
+    elif cls in ("MaxPooling2D", "AveragePooling2D"):
+        entries.append(converter.pool(layer))
+    elif cls in ("GlobalAveragePooling1D", "GlobalAveragePooling2D"):
+        entries.append(converter.global_pool(layer, int(cls[-2])))
     elif cls == "Flatten":
         converter.check_data_format(layer)
         converter.shape = (math.prod(converter.shape),)
