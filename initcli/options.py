@@ -141,8 +141,13 @@ def _plan(
         batch = spec.batch if options.batch is None else options.batch
         layers = len(network.reporting_layers())
         seconds += seeds * estimate_seconds(network, batch, options.with_grad)
-        check_limits(layers, seeds, seconds, allow_long, shrink)
-        check_memory(network, batch, options.dtype, options.with_grad)
+        try:
+            check_limits(layers, seeds, seconds, allow_long, shrink)
+            check_memory(network, batch, options.dtype, options.with_grad)
+        except InitcliError as err:  # name the config whose size it is, when there is one
+            if spec.path.startswith("<"):  # "<command line>": the flags built it
+                raise
+            raise err.with_context(spec.path) from None
     return Plan(tuple(jobs), seeds, seconds, layers)
 
 
