@@ -8,9 +8,11 @@ Every user-fixable failure is an :class:`~initcli.errors.InitcliError`; :func:`m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
+from typing import NoReturn
 
 import typer
 from click import exceptions as click_errors
@@ -100,5 +102,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _exit(code: int, argv: list[str] | None) -> int:
     if argv is None:  # called as the console script
-        raise SystemExit(code)
+        _leave(code)
     return code
+
+
+def _leave(code: int) -> NoReturn:
+    """End the console program without the interpreter's teardown of every module and
+    object: 80 ms of a 0.3 s ``run --no-plots`` (strace: no system call between the last
+    atexit handler and the first munmap) and 17 ms of a 0.1 s ``fans``. Everything initcli
+    writes is closed by now; what the teardown would still do is run the atexit handlers
+    (logging's flush, weakref finalizers: run here) and flush stdout and stderr (done here;
+    a reader that has left, as ``| head``, is not an error)."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # BrokenPipeError is an OSError
+            stream.flush()
+    os._exit(code)

@@ -49,12 +49,17 @@ def test_freed_arrays_are_reused_without_new_page_faults() -> None:
     assert kept <= default // 20
 
 
+def _raise_system_exit(code: int) -> None:
+    raise SystemExit(code)
+
+
 @pytest.mark.parametrize("command", [["run", MLP_TANH], ["compare", "he"]])
 def test_only_the_console_program_changes_the_allocator(
     command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls: list[bool] = []
     monkeypatch.setattr("initcli.allocator.keep_freed_memory", lambda: calls.append(True))
+    monkeypatch.setattr(cli, "_leave", _raise_system_exit)  # not os._exit: this is pytest
     common = ["--no-plots", "--json", "--out", str(tmp_path)]
     assert cli.main([*command, *common, "--batch", "8"]) == 0  # a host process: untouched
     assert calls == []

@@ -69,3 +69,40 @@ def test_jsonable_handles_numpy_values_when_numpy_is_loaded() -> None:
     assert jsonable(value) == {"a": 0.5, "b": 3, "c": True, "d": [1.0]}
     assert jsonable([np.float64("nan"), float("inf"), True, 2]) == [None, None, True, 2]
     assert type(jsonable(np.bool_(False))) is bool
+
+
+def _console(args: list[str], pre: str = "") -> subprocess.CompletedProcess[str]:
+    """The console program (main() with no argv, which leaves through os._exit)."""
+    code = (
+        f"import sys\n{pre}\nsys.argv = ['initcli', *{args!r}]\n"
+        "from initcli.__main__ import entry\nentry()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+
+
+def test_the_console_program_flushes_everything_and_runs_atexit_handlers() -> None:
+    """It skips the interpreter's teardown (initcli.cli._leave), not its output: stdout
+    through a pipe is complete, stderr too, and atexit handlers (logging's) still run."""
+    in_process = subprocess.run(
+        [sys.executable, "-c", "from initcli.cli import main; main(['list'])"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    listed = _console(["list"], pre="import atexit; atexit.register(print, 'atexit ran')")
+    assert listed.returncode == 0
+    assert listed.stdout == in_process.stdout + "atexit ran\n"
+    failed = _console(["fans", "--shape", "0,3"])
+    assert failed.returncode == 2 and failed.stderr.startswith("initcli: error: ")
+
+
+def test_a_reader_that_leaves_early_is_not_an_error() -> None:
+    code = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'initcli', 'list'],"
+        " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "child.stdout.readline(); child.stdout.close()\n"
+        "err = child.stderr.read(); sys.exit(child.wait() * 10 + (1 if err else 0))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False)
+    assert done.returncode == 0
