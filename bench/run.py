@@ -397,8 +397,16 @@ ALLOCATOR_RUNS = (
 # sys.argv is the console program, which calls initcli.allocator.keep_freed_memory().
 _ALLOCATOR_CHILD = """
 import json, resource, sys
+import initcli.cli
 from initcli.cli import main
 args, mode, report = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+
+def leave(code):  # the console program leaves by os._exit; this probe must report first
+    raise SystemExit(code)
+
+
+initcli.cli._leave = leave
 if mode == "console":
     sys.argv = ["initcli", *args]
     try:
@@ -419,7 +427,8 @@ with open(report, "w") as handle:
 
 def bench_allocator(repeats: int) -> dict[str, Any]:
     """Interleaved A/B of whole ``initcli run --no-plots`` processes: malloc as glibc
-    leaves it (host mode) against the console program's setting."""
+    leaves it (host mode) against the console program's setting; both leave through the
+    interpreter's teardown, so the console's os._exit does not count as malloc's."""
     with tempfile.TemporaryDirectory(prefix="initcli-bench-") as scratch:
         return _allocator_ab(repeats, Path(scratch))
 
@@ -436,6 +445,7 @@ def _allocator_ab(repeats: int, scratch: Path) -> dict[str, Any]:
         for _ in range(repeats):
             for mode in walls:
                 argv = [sys.executable, "-c", _ALLOCATOR_CHILD, json.dumps(args), mode]
+                report.unlink(missing_ok=True)  # never read the other mode's report
                 walls[mode].add(wall_of([*argv, str(report)], env))
                 usage[mode] = json.loads(report.read_text())  # the same every round
         rows.append(
