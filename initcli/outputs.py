@@ -161,13 +161,28 @@ def _interrupts_deferred() -> Iterator[None]:
 
 def _write_error(path: Path, err: OSError) -> InitcliError:
     reason = err.strerror or str(err)
+    # numpy's ndarray.tofile (np.save) reports a full disk as a short write with no errno:
+    # "262144 requested and 19424 written"
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT) or (err.errno is None and _full(path))
+    if full and err.errno is None:
+        reason = f"no space left on device ({reason})"
     if isinstance(err, IsADirectoryError) or path.is_dir():
         fix = "remove or rename that directory, or choose another location"
-    elif err.errno in (errno.ENOSPC, errno.EDQUOT):
+    elif full:
         fix = "free some space or choose another location"
     else:
         fix = "choose another location"
     return InitcliError(f"cannot write {str(path)!r}: {reason}; {fix}", EXIT_BAD_DATA)
+
+
+def _full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has under 1 MiB left."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 2**20
+    except OSError:
+        return False
 
 
 def write_text(path: Path, text: str) -> Path:

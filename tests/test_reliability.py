@@ -510,6 +510,24 @@ def test_a_failing_disk_is_one_clean_error(tmp_path: Path) -> None:
     assert target.read_text() == "index\n1\n" and _leftovers(tmp_path) == []
 
 
+def test_numpys_short_write_on_a_full_disk_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ndarray.tofile (np.save) raises OSError('262144 requested and 19424 written'), no errno."""
+    import shutil
+
+    def short_write(handle: io.BufferedWriter) -> None:
+        raise OSError("262144 requested and 19424 written")
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=4096))
+    with pytest.raises(InitcliError) as info:
+        write_with(tmp_path / "big.npy", short_write)  # type: ignore[arg-type]
+    message = info.value.message
+    assert "no space left on device (262144 requested and 19424 written)" in message
+    assert "free some space" in message and _leftovers(tmp_path) == []
+
+
 def test_ensure_directory_names_the_file_in_the_way(tmp_path: Path) -> None:
     blocker = tmp_path / "results"
     blocker.write_text("")
