@@ -446,8 +446,15 @@ def _run_hooks(
         with torch.set_grad_enabled(options.with_grad), _user_code():
             output = model(x)
     except (Exception, SystemExit) as err:
+        takes_ids = any(isinstance(m, torch.nn.Embedding) for m in model.modules())
+        fix = (
+            "its nn.Embedding takes integer token ids: give them as --input ids.npy (int64, "
+            "batch first)"
+            if takes_ids and inputs.dtype.kind == "f"
+            else "check the input shape"
+        )
         raise InitcliError(
-            f"{target}: forward failed on {input_text}: {_short(err)}; check the input shape"
+            f"{target}: forward failed on {input_text}: {_short(err)}; {fix}"
         ) from None
     finally:
         for handle in handles:
