@@ -329,7 +329,8 @@ def test_embedding_with_integer_input(cli: Any, models_file: Path, tmp_path: Pat
     # nn.Embedding draws N(0, 1): looked-up rows have about unit variance.
     assert embedding["weight_var"] == pytest.approx(1.0, rel=0.2)
     assert embedding["grad_var"] > 0 and embedding["weight_grad_var"] > 0
-    floats = cli("run", f"{models_file}:make_embedding", "--input-shape", "5", "--out", str(ids))
+    out = tmp_path / "f"
+    floats = cli("run", f"{models_file}:make_embedding", "--input-shape", "5", "--out", str(out))
     assert floats.code == 1 and floats.err.count("\n") == 1
     assert "its nn.Embedding takes integer token ids: give them as --input" in floats.err
 
