@@ -163,6 +163,9 @@ def run_experiment(
     summary.blocks = judge_blocks(blocks)
     summary.notes.extend(network.notes)
     summary.notes.extend(theory_notes)
+    pooled = pooling_note(network) if summary.backward is not None else None
+    if pooled is not None:
+        summary.notes.append(pooled)
     return RunResult(
         config=spec.path,
         name=spec.name,
@@ -233,6 +236,27 @@ def attach_theory(
             stats.theory_weight_grad_var = weight_grad_var(prediction, batch)
         if prediction.note and prediction.note not in notes:
             notes.append(f"{stats.name}: {prediction.note}")
+
+
+_POOLING = ("global_avgpool", "avgpool2d", "maxpool2d")
+
+
+def pooling_note(network: Network) -> str | None:
+    """:func:`per_element_pooling_note` for the network's pooling layers, if it has any."""
+    pools = [layer.name for layer in network.walk() if layer.type in _POOLING]
+    return per_element_pooling_note(pools) if pools else None
+
+
+def per_element_pooling_note(pools: list[str]) -> str:
+    """Var dL/dz is per element, and a pool hands each output's gradient to several input
+    positions (an average over P positions gives each 1/P of it: variance 1/P^2): say that
+    part of the backward factor is this bookkeeping, not a vanishing signal."""
+    shown = ", ".join(pools[:3]) + (", ..." if len(pools) > 3 else "")
+    return (
+        f"Var dL/dz is per element: through {shown} each pooled output's gradient is shared "
+        "out over the positions it pools (a global average over P positions: each gets 1/P "
+        "of it, variance 1/P^2), so part of the backward factor is that, not a fading signal"
+    )
 
 
 def dense_stack_spec(

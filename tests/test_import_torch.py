@@ -303,6 +303,8 @@ def test_activation_statistics_and_dead_share(cli: Any, models_file: Path, tmp_p
     assert 0 < first["act_var"] < first["preact_var"]
     assert first["act_mean"] > 0
     assert first["dead_frac"] is not None and first["zero_frac"] > 0.2
+    pooled = [n for n in data["summary"]["notes"] if n.startswith("Var dL/dz is per element")]
+    assert len(pooled) == 1 and "through '" in pooled[0]  # its AdaptiveAvgPool2d, by path
 
 
 def test_inplace_activations_do_not_change_what_is_measured(

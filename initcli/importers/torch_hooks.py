@@ -324,6 +324,18 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
     inputs, input_text = _input_batch(options, rng, np_dtype)
     output_grad_var = _run_hooks(model, records, inputs, input_text, target, options, rng, np_dtype)
     result = _result(target, factory, records, inputs, options, output_grad_var)
+    pools = [
+        path
+        for path, module in model.named_modules()
+        if isinstance(module, (torch.nn.modules.pooling._AvgPoolNd,
+                               torch.nn.modules.pooling._AdaptiveAvgPoolNd,
+                               torch.nn.modules.pooling._MaxPoolNd,
+                               torch.nn.modules.pooling._AdaptiveMaxPoolNd))
+    ]  # fmt: skip
+    if pools and options.with_grad:
+        from initcli.experiment import per_element_pooling_note
+
+        result.summary.notes.append(per_element_pooling_note([repr(p) for p in pools]))
     if beside_children:
         shown = ", ".join(beside_children[:4]) + (", ..." if len(beside_children) > 4 else "")
         result.summary.notes.append(
