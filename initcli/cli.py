@@ -9,6 +9,7 @@ Every user-fixable failure is an :class:`~initcli.errors.InitcliError`; :func:`m
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -18,7 +19,7 @@ import typer
 from click import exceptions as click_errors
 
 from initcli.commands import register_all
-from initcli.errors import EXIT_BAD_USAGE, InitcliError
+from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 
 app = typer.Typer(
     name="initcli",
@@ -90,14 +91,25 @@ def main(argv: list[str] | None = None) -> int:
         _error_line(err.format_message())
         return _exit(err.exit_code, argv)
     except BrokenPipeError:  # `initcli list | head`: the reader left; not an error of ours
-        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return _exit(0, argv)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise
+        # stdout on a full disk (`initcli list > /dev/full`); files go through outputs.py
+        _silence_stdout()
+        _error_line(f"cannot write the output: {err.strerror}")
+        return _exit(EXIT_BAD_DATA, argv)
     code = result if isinstance(result, int) else 0
     if code == 130:  # Typer turns Ctrl-C into exit code 130 and returns it
         _error_line("interrupted; files already written are complete, nothing else was")
     return _exit(code, argv)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _exit(code: int, argv: list[str] | None) -> int:
@@ -111,12 +123,24 @@ def _leave(code: int) -> NoReturn:
     object: 80 ms of a 0.3 s ``run --no-plots`` (strace: no system call between the last
     atexit handler and the first munmap) and 17 ms of a 0.1 s ``fans``. Everything initcli
     writes is closed by now; what the teardown would still do is run the atexit handlers
-    (logging's flush, weakref finalizers: run here) and flush stdout and stderr (done here;
-    a reader that has left, as ``| head``, is not an error)."""
+    (logging's flush, weakref finalizers: run here) and flush stdout and stderr (done here).
+    A reader that has left (``| head``) is no error; any other failed flush (a full disk) is
+    one line and exit code 1. Under a profiler or tracer (``python -m cProfile -m initcli``,
+    coverage, a debugger), which write their results at exit, the usual exit instead."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(code)
     import atexit
 
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # BrokenPipeError is an OSError
-            stream.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"initcli: error: cannot write the output: {reason}\n")
+        code = code or EXIT_BAD_DATA
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(code)

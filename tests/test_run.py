@@ -218,3 +218,27 @@ def test_memory_estimate_refuses_a_run_that_cannot_fit(
         "run", str(CONFIGS / "mlp_tanh.yaml"), "--out", str(tmp_path / "out")
     )
     assert result.code == 1 and "weights alone need 10.0 MiB" in result.err
+
+
+def test_a_reader_that_leaves_early_still_gets_every_figure(tmp_path: Path) -> None:
+    """The tables print while the helper draws: `initcli run ... | head` must not cut the
+    figures off when the pipe breaks."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    args = ["run", str(CONFIGS / "mlp_tanh.yaml"), "--out", str(out)]
+    code = (
+        "import subprocess, sys\n"
+        f"child = subprocess.Popen([sys.executable, '-m', 'initcli', *{args!r}],"
+        " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "child.stdout.close()\n"
+        "err = child.stderr.read(); sys.exit(child.wait() * 10 + (1 if err else 0))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=CONFIGS.parent, check=False)
+    assert done.returncode == 0
+    (directory,) = out.iterdir()
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "activation_histograms.png", "gradient_histograms.png", "stats.csv", "stats.json",
+        "variance_by_layer.png",
+    ]  # fmt: skip

@@ -6,6 +6,7 @@ import structure that makes it fast, and that the math-only fans table equals th
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,9 +78,13 @@ def _console(args: list[str], pre: str = "") -> subprocess.CompletedProcess[str]
         f"import sys\n{pre}\nsys.argv = ['initcli', *{args!r}]\n"
         "from initcli.__main__ import entry\nentry()\n"
     )
+    # Buffered, as a user's terminal or pipe is: PYTHONUNBUFFERED (set in some sandboxes)
+    # would let output through without the final flush this checks.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False,
+        env=env,
+    )  # fmt: skip
 
 
 def test_the_console_program_flushes_everything_and_runs_atexit_handlers() -> None:
@@ -97,12 +102,38 @@ def test_the_console_program_flushes_everything_and_runs_atexit_handlers() -> No
 
 
 def test_a_reader_that_leaves_early_is_not_an_error() -> None:
+    # The reader closes before reading anything, so the write surely meets a closed pipe.
     code = (
         "import subprocess, sys\n"
         "child = subprocess.Popen([sys.executable, '-m', 'initcli', 'list'],"
         " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
-        "child.stdout.readline(); child.stdout.close()\n"
+        "child.stdout.close()\n"
         "err = child.stderr.read(); sys.exit(child.wait() * 10 + (1 if err else 0))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False)
     assert done.returncode == 0
+
+
+def test_a_full_stdout_is_one_line_and_exit_1() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "initcli", "list"], stdout=full, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT, env=env, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "initcli: error: cannot write the output: No space left on device\n"
+
+
+def test_under_a_profiler_the_console_program_exits_as_usual(tmp_path: Path) -> None:
+    """cProfile writes its file at exit: os._exit would skip it."""
+    profile = tmp_path / "p.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "initcli", "fans",
+         "--shape", "8,8"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0

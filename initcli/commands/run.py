@@ -284,15 +284,22 @@ def _finish(
     directory = run_directory(out, result.name, result.init, seed, force)
     written = write_data_files(result, directory)
     figures_written = (lambda: []) if no_plots else start_figures(result, directory, figures)
-    if as_json:
-        print_json(result.to_dict())
-        figures_written()
-        return
-    from initcli.report import print_result
+    terminal = None if as_json else console()
+    try:
+        if terminal is None:
+            print_json(result.to_dict())
+        else:
+            from initcli.report import print_result
 
-    terminal = console()
-    print_result(terminal, result)
+            print_result(terminal, result)
+    except BrokenPipeError:
+        # `initcli run ... | head`: the reader left, the figures are still wanted (main()
+        # treats the broken pipe as no error once this returns)
+        figures_written()
+        raise
     written += figures_written()
+    if terminal is None:
+        return
     terminal.print(
         f"wrote {len(written)} files to {directory}/: " + ", ".join(p.name for p in written)
     )
