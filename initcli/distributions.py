@@ -324,22 +324,25 @@ def _fill_truncated(flat: np.ndarray, dist: Distribution, rng: np.random.Generat
         lo, hi = (-beta, -alpha) if mirror else (alpha, beta)
         log_lo, log_hi = float(special.log_ndtr(lo)), float(special.log_ndtr(hi))
         gap = -math.expm1(log_lo - log_hi)  # 1 - Phi(lo)/Phi(hi)
-    for start in range(0, flat.size, _CHUNK):
-        chunk = flat[start : start + _CHUNK]
-        if rejection:
-            rng.standard_normal(dtype=chunk.dtype, out=chunk)
-            bad = np.flatnonzero((chunk < alpha) | (chunk > beta))
-            while bad.size:
-                fresh = rng.standard_normal(bad.size, dtype=chunk.dtype)
-                chunk[bad] = fresh
-                bad = bad[(fresh < alpha) | (fresh > beta)]
-        else:
-            # p = Phi(lo) + u (Phi(hi) - Phi(lo)) = Phi(hi) (1 - v gap), v = 1 - u in [0, 1)
-            log_p = log_hi + np.log1p(-rng.random(chunk.size) * gap)
-            values = special.ndtri_exp(log_p)
-            chunk[...] = -values if mirror else values
-        chunk *= dist.scale
-        if dist.loc:
-            chunk += dist.loc
-        # float rounding of scale * x may step one ulp outside; the frameworks clamp too.
-        np.clip(chunk, dist.low, dist.high, out=chunk)
+    # Bounds beyond float32's range (torch.trunc_normal(a=-1e200, b=1e200): untruncated)
+    # become -inf/inf in float32 comparisons and the clip, which is what they mean.
+    with np.errstate(over="ignore"):
+        for start in range(0, flat.size, _CHUNK):
+            chunk = flat[start : start + _CHUNK]
+            if rejection:
+                rng.standard_normal(dtype=chunk.dtype, out=chunk)
+                bad = np.flatnonzero((chunk < alpha) | (chunk > beta))
+                while bad.size:
+                    fresh = rng.standard_normal(bad.size, dtype=chunk.dtype)
+                    chunk[bad] = fresh
+                    bad = bad[(fresh < alpha) | (fresh > beta)]
+            else:
+                # p = Phi(lo) + u (Phi(hi) - Phi(lo)) = Phi(hi) (1 - v gap), v = 1 - u in [0, 1)
+                log_p = log_hi + np.log1p(-rng.random(chunk.size) * gap)
+                values = special.ndtri_exp(log_p)
+                chunk[...] = -values if mirror else values
+            chunk *= dist.scale
+            if dist.loc:
+                chunk += dist.loc
+            # float rounding of scale * x may step one ulp outside; the frameworks clamp too.
+            np.clip(chunk, dist.low, dist.high, out=chunk)

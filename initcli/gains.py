@@ -7,6 +7,7 @@ moments below are computed by :func:`initcli.quadrature.gaussian_expectation`.
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,9 @@ _TORCH_UNIT_GAIN = (
 TORCH_GAIN_NAMES = (*_TORCH_UNIT_GAIN, "tanh", "relu", "leaky_relu", "selu")
 
 
+_SQUARE_LIMIT = math.sqrt(sys.float_info.max)  # 1.34e154: larger numbers square to inf
+
+
 def torch_gain(nonlinearity: str, param: float | None = None) -> float:
     """``torch.nn.init.calculate_gain(nonlinearity, param)``, value for value.
 
@@ -46,10 +50,11 @@ def torch_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if name == "leaky_relu":
         slope = 0.01 if param is None else float(param)
-        if not abs(slope) < 1.3e154:  # torch raises OverflowError at slope ** 2
+        if not abs(slope) < _SQUARE_LIMIT:  # torch raises OverflowError at slope ** 2
             raise InitcliError(
                 f"leaky_relu's negative slope {param:g} is too large: its square overflows "
-                "float64 (PyTorch's calculate_gain raises OverflowError); keep it below 1.3e154",
+                "float64 (PyTorch's calculate_gain raises OverflowError there); keep it below "
+                f"{_SQUARE_LIMIT:.3g}",
                 EXIT_BAD_USAGE,
             )
         return math.sqrt(2.0 / (1.0 + slope**2))
@@ -108,5 +113,13 @@ def variance_gain(activation: Activation) -> float:
     pre-activations have variance gain^2 E[phi(z)^2] = 1 (He et al. 2015's argument, for any
     phi). relu: sqrt(2); linear and selu: 1; tanh ~ 1.5925 (PyTorch uses 5/3).
     """
-    with np.errstate(over="ignore"):  # a huge parameter: E[phi^2] = inf, gain 0 (callers check)
-        return 1.0 / math.sqrt(second_moment(activation, 1.0))
+    with np.errstate(over="ignore"):  # a huge parameter: E[phi^2] = inf, refused below
+        moment = second_moment(activation, 1.0)
+    if not (math.isfinite(moment) and moment > 0):
+        what = "overflows float64" if moment == math.inf else f"is {moment:g}"
+        raise InitcliError(
+            f"{activation.spec}: E[phi(z)^2] {what} for z ~ N(0, 1), so no gain keeps the "
+            "variance at 1; give it smaller parameters",
+            EXIT_BAD_USAGE,
+        )
+    return 1.0 / math.sqrt(moment)

@@ -628,13 +628,40 @@ def _sibling_hint(entry: _Entry, unknown: set[str]) -> str:
     stem = entry.name.split(".", 1)[-1]
     for other in _registry().entries:
         takes = {param.name for param in other.params}
+        other_stem = other.name.split(".", 1)[-1]
         sibling = other is not entry and other.framework == entry.framework
-        if sibling and stem in other.name and unknown <= takes:
+        similar = stem in other_stem or other_stem in stem
+        if sibling and similar and unknown <= takes:
             return f"; {other.name} takes {', '.join(sorted(unknown))}"
     return ""
 
 
 _SQUARE_LIMIT = math.sqrt(np.finfo(np.float64).max)  # 1.34e154
+
+
+# Parameters whose square enters a weight's variance or second moment: a spread, a location,
+# a gain or a slope. Not ``scale`` (already a variance) and not truncation bounds, which may
+# be as wide as one likes (torch.trunc_normal's a and b; kaiming's a is a slope).
+_SQUARED = frozenset(
+    (
+        "std",
+        "stddev",
+        "gain",
+        "factor",
+        "value",
+        "mean",
+        "a",
+        "b",
+        "minval",
+        "maxval",
+        "low",
+        "high",
+    )
+)
+
+
+def _is_squared(entry: _Entry, key: str) -> bool:
+    return key in _SQUARED and not (key in ("a", "b") and "trunc" in entry.name)
 
 
 def _squares_overflow(value: Value) -> bool:
@@ -679,11 +706,17 @@ def resolve_initializer(spec: str) -> Initializer:
     canonical = format_call(entry.name, shown)
     # Re-read the canonical text so params hold exactly what the spec says (round-trip).
     params = bind(entry.name, entry.params, {**bound, **parse_call(canonical)[1]})
-    huge = [f"{key}={value:g}" for key, value in params.items() if _squares_overflow(value)]
+    huge = [
+        f"{key}={value:g}"
+        for key, value in params.items()
+        if _is_squared(entry, key) and _squares_overflow(value)
+    ]
     if huge:  # a variance (std^2, gain^2 / fan) would overflow float64: no statistic is left
+        verb, pronoun = ("is", "its square") if len(huge) == 1 else ("are", "their squares")
         raise _usage(
-            f"{canonical}: {', '.join(huge)} is too large: its square overflows float64; "
-            f"keep it below {_SQUARE_LIMIT:.3g}"
+            f"{canonical}: {', '.join(huge)} {verb} too large: {pronoun} overflow"
+            f"{'s' if len(huge) == 1 else ''} float64; keep "
+            f"{'it' if len(huge) == 1 else 'them'} below {_SQUARE_LIMIT:.3g}"
         )
     try:
         law = entry.build(params)

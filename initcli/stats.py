@@ -290,12 +290,19 @@ class StatsCollector:
 
 
 def _direction(
-    word: str, values: list[float], reference: float, nonfinite_at: int | None, backward: bool
+    word: str,
+    values: list[float],
+    reference: float,
+    nonfinite_at: int | None,
+    backward: bool,
+    ends: tuple[int, int] | None = None,
 ) -> DirectionSummary:
     """Summarise one direction; ``values`` run from the reference end to the far end.
 
     With two or more layers the reference is the first value (layer 1 forward, layer L
     backward); a single layer is compared with ``reference`` (input or output gradient).
+    ``ends``: the layer numbers of the first and last value, when they are not 1 and
+    ``len(values)`` (layers no gradient reaches are left out of ``values``).
     """
     depth = len(values)
     if nonfinite_at is not None:
@@ -311,7 +318,7 @@ def _direction(
             "--dtype float64 to see how far it grows",
         )
     start, steps = (values[0], depth - 1) if depth > 1 else (reference, 1)
-    first, last = (depth, 1) if backward else (1, depth)
+    first, last = ends if ends is not None else ((depth, 1) if backward else (1, depth))
     span = f"from layer {first} to layer {last}" if depth > 1 else "through the layer"
     final = values[-1]
     if start <= 0 or final <= 0:
@@ -349,8 +356,13 @@ def summarize(layers: list[LayerStats], input_var: float, output_grad_var: float
             (s.index for s in reversed(reached) if not math.isfinite(s.grad_var or 0.0)),
             None,
         )
-        grads = [float(s.grad_var or 0.0) for s in reversed(reached)]
+        grads = [float(s.grad_var or 0.0) for s in reversed(reached)]  # `or`: for mypy
         backward = _direction(
-            "gradients (Var dL/dz)", grads, output_grad_var, nonfinite_backward, True
+            "gradients (Var dL/dz)",
+            grads,
+            output_grad_var,
+            nonfinite_backward,
+            True,
+            (reached[-1].index, reached[0].index),
         )
     return Summary(forward=forward, backward=backward)

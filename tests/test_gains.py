@@ -270,3 +270,11 @@ def test_a_parameter_whose_square_overflows_is_one_line(
     assert result.code == 2
     assert "2e+154" in result.err and "overflows" in result.err
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_gain_refuses_an_activation_whose_second_moment_overflows(
+    cli: Callable[..., Any],
+) -> None:
+    result = cli("gain", "elu(alpha=1e200)")
+    assert result.code == 2 and "E[phi(z)^2] overflows float64" in result.err
+    assert len(result.err.strip().splitlines()) == 1

@@ -171,6 +171,24 @@ MODELS = textwrap.dedent(
         return TwoHeads()
 
 
+    class MidAux(nn.Module):  # an aux head that runs between layers (GoogLeNet's)
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(8, 8)
+            self.aux = nn.Linear(8, 8)
+            self.b = nn.Linear(8, 8)
+            self.c = nn.Linear(8, 8)
+
+        def forward(self, x):
+            h = self.a(x)
+            side = self.aux(h)
+            return self.c(self.b(h)), side
+
+
+    def make_mid_aux():
+        return MidAux()
+
+
     def make_gru():
         return nn.Sequential(nn.Linear(8, 8), nn.GRU(8, 8, batch_first=True))
     """
@@ -519,7 +537,7 @@ def test_parameters_beside_child_modules_are_left_out_with_a_note(
 ) -> None:
     data = _run_json(cli, f"{models_file}:make_own_weight", tmp_path / "o", "--input-shape", "8")
     assert [row["name"] for row in data["layers"]] == ["fc1", "fc2"]
-    assert any("(model) holds beside its child modules" in n for n in data["summary"]["notes"])
+    assert any("the parameters w of (model), held beside" in n for n in data["summary"]["notes"])
 
 
 def test_a_recurrent_module_is_refused_in_one_line(
@@ -542,3 +560,12 @@ def test_a_module_no_gradient_reaches_is_not_called_vanishing(
     assert main["grad_var"] > 0 and aux["grad_var"] is None
     assert data["summary"]["backward"]["verdict"] == "stable"
     assert any(note.startswith("no gradient reaches aux") for note in data["summary"]["notes"])
+
+
+def test_the_backward_span_names_the_real_layers_around_one_without_gradient(
+    cli: Any, models_file: Path, tmp_path: Path
+) -> None:
+    data = _run_json(cli, f"{models_file}:make_mid_aux", tmp_path / "o", "--input-shape", "8")
+    assert [row["name"] for row in data["layers"]] == ["a", "aux", "b", "c"]
+    assert data["layers"][1]["grad_var"] is None
+    assert data["summary"]["backward"]["message"].endswith("from layer 4 to layer 1")

@@ -758,3 +758,16 @@ def test_weights_beyond_float32_are_inf_without_a_numpy_warning() -> None:
             np.float32,
         )  # fmt: skip
     assert drawn.dtype == np.float32 and np.all(np.isinf(drawn))
+
+
+def test_wide_truncation_bounds_and_a_large_scale_are_not_squared() -> None:
+    """torch.trunc_normal's a, b are bounds (as wide as one likes: untruncated) and scale is
+    already a variance: only parameters that get squared are held below 1.34e154."""
+    wide = resolve_initializer("torch.trunc_normal(a=-1e200, b=1e200)").distribution((64, 64))
+    assert wide.std() == pytest.approx(1.0, rel=1e-12)
+    resolve_initializer("variance_scaling(scale=1e200)")
+    with pytest.raises(InitcliError, match=r"a=-1e\+200, b=1e\+200 are too large"):
+        resolve_initializer("torch.uniform(a=-1e200, b=1e200)")
+    with pytest.raises(InitcliError) as hint:
+        resolve_initializer("tf1.variance_scaling_initializer(factor=2.0)")
+    assert hint.value.message.endswith("; tf1.variance_scaling takes factor")

@@ -37,7 +37,7 @@ def recommend(
         raise InitcliError(f"--mode {mode!r} is not one of {', '.join(MODES)}", EXIT_BAD_USAGE)
     with error_context("--activation"):
         act = resolve_activation(activation)
-    gain = variance_gain(act)
+        gain = variance_gain(act)
     scale = gain**2
     if not (math.isfinite(scale) and scale > 0):
         moment = "overflows float64" if scale == 0 else f"is {1 / scale:g}"

@@ -535,9 +535,9 @@ class _Converter:
         if target is not None and target["type"] in _POOLS:
             raise layer.error(
                 f"an activation right after the pooling layer {target['name']!r} cannot be "
-                "represented: initcli applies activations inside a dense, conv or norm layer; "
-                "apply it before the pooling (relu and other increasing activations commute "
-                "with max pooling)"
+                "represented: initcli applies activations inside a dense, conv or norm layer "
+                "(after a MaxPooling2D, an increasing activation such as relu, elu or tanh may "
+                "move before the pool: they commute; after an average pool they do not)"
             )
         if target is None or target["type"] == "residual":
             where = "an Add (residual) block" if target else "the input"

@@ -314,8 +314,13 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
                 "measured (their hidden-to-hidden weights act once per time step, where "
                 "module hooks cannot see them); measure the layers around it without it"
             )
-    beside_children = [path for path, module in holders if _holds_beside_children(module)]
-    records = [_Record(path, module) for path, module in holders if path not in beside_children]
+    beside_children = [
+        f"{', '.join(name for name, _ in module.named_parameters(recurse=False))} of {path}"
+        for path, module in holders
+        if _holds_beside_children(module)
+    ]
+    skipped = {id(module) for _, module in holders if _holds_beside_children(module)}
+    records = [_Record(path, module) for path, module in holders if id(module) not in skipped]
     if not records:
         raise InitcliError(f"{target}: the module has no parameters, so nothing to initialize")
     rng = np.random.default_rng(options.seed)
@@ -339,7 +344,7 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
     if beside_children:
         shown = ", ".join(beside_children[:4]) + (", ..." if len(beside_children) > 4 else "")
         result.summary.notes.append(
-            f"not shown: the parameters {shown} holds beside its child modules (used in its "
+            f"not shown: the parameters {shown}, held beside child modules (used in its "
             "forward(), e.g. x @ self.w, whose output is its children's work too); wrap them "
             "in a module of their own (nn.Linear, ...) to see them"
             + ("; --init did not redraw them" if options.init is not None else "")
@@ -607,7 +612,8 @@ def _result(
         shown = ", ".join(unreached[:4]) + (", ..." if len(unreached) > 4 else "")
         notes.append(
             f"no gradient reaches {shown} (no Var dL/dz): its output does not feed the loss "
-            "sum(output * G), whose output is the forward's first tensor"
+            "sum(output * G) (output: the forward's first tensor), or needs no gradient "
+            "(frozen parameters, or torch.no_grad() around it)"
         )
     if options.init is not None:
         kept = "norm scales keep the model's own values" + (
