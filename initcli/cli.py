@@ -62,7 +62,10 @@ def _error_line(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns (and, as a script, exits with) the process exit code."""
+    """Run the CLI on ``argv`` and return the exit code. ``argv`` None means the console
+    program (``initcli``, ``python -m initcli``): it reads sys.argv, may fork its figure
+    helper and set malloc, and ends the process itself (:func:`_leave`); a host process
+    passes its arguments as a list."""
     args = sys.argv[1:] if argv is None else argv
     try:
         # Only the console program may fork helpers (initcli.forked): a host process that
