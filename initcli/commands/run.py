@@ -292,9 +292,9 @@ def _finish(
             from initcli.report import print_result
 
             print_result(terminal, result)
-    except BrokenPipeError:
-        # `initcli run ... | head`: the reader left, the figures are still wanted (main()
-        # treats the broken pipe as no error once this returns)
+    except OSError:
+        # `initcli run ... | head` (the reader left: no error, main() says) or stdout on a
+        # full disk: the figures are still drawn and written before the error goes on
         figures_written()
         raise
     written += figures_written()
