@@ -18,21 +18,21 @@ from initcli.quadrature import gaussian_expectation
 if TYPE_CHECKING:
     from initcli.activations import Activation
 
-# torch 2.13 has no "identity" entry (calculate_gain("identity") raises): neither do we.
-_TORCH_UNIT_GAIN = (
-    "linear",
+# calculate_gain's layer names (torch/nn/init.py linear_fns): gain 1, the layer's linear map
+TORCH_LAYER_NAMES = (
     "conv1d",
     "conv2d",
     "conv3d",
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
-    "sigmoid",
 )
+# torch 2.13 has no "identity" entry (calculate_gain("identity") raises): neither do we.
+_TORCH_UNIT_GAIN = ("linear", *TORCH_LAYER_NAMES, "sigmoid")
 TORCH_GAIN_NAMES = (*_TORCH_UNIT_GAIN, "tanh", "relu", "leaky_relu", "selu")
 
 
-_SQUARE_LIMIT = math.sqrt(sys.float_info.max)  # 1.34e154: larger numbers square to inf
+SQUARE_LIMIT = math.sqrt(sys.float_info.max)  # 1.34e154: larger numbers square to inf
 
 
 def torch_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -50,11 +50,11 @@ def torch_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if name == "leaky_relu":
         slope = 0.01 if param is None else float(param)
-        if not abs(slope) < _SQUARE_LIMIT:  # torch raises OverflowError at slope ** 2
+        if not abs(slope) < SQUARE_LIMIT:  # torch raises OverflowError at slope ** 2
             raise InitcliError(
                 f"leaky_relu's negative slope {param:g} is too large: its square overflows "
                 "float64 (PyTorch's calculate_gain raises OverflowError there); keep it below "
-                f"{_SQUARE_LIMIT:.3g}",
+                f"{SQUARE_LIMIT:.3g}",
                 EXIT_BAD_USAGE,
             )
         return math.sqrt(2.0 / (1.0 + slope**2))

@@ -57,6 +57,7 @@ import numpy as np
 from initcli.distributions import TRUNC2_STD, Distribution
 from initcli.errors import EXIT_BAD_USAGE, InitcliError, did_you_mean
 from initcli.fans import Fans, Layout, check_layout, compute_fans, convert_axes, convert_shape
+from initcli.gains import SQUARE_LIMIT
 from initcli.spec_strings import Param, Value, bind, format_call, parse_call
 
 FRAMEWORKS = ("initcli", "torch", "keras", "tf1", "jax")
@@ -636,9 +637,6 @@ def _sibling_hint(entry: _Entry, unknown: set[str]) -> str:
     return ""
 
 
-_SQUARE_LIMIT = math.sqrt(np.finfo(np.float64).max)  # 1.34e154
-
-
 # Parameters whose square enters a weight's variance or second moment: a spread, a location,
 # a gain or a slope. Not ``scale`` (already a variance) and not truncation bounds, which may
 # be as wide as one likes (torch.trunc_normal's a and b; kaiming's a is a slope).
@@ -665,7 +663,7 @@ def _is_squared(entry: _Entry, key: str) -> bool:
 
 
 def _squares_overflow(value: Value) -> bool:
-    return isinstance(value, (int, float)) and abs(value) >= _SQUARE_LIMIT
+    return isinstance(value, (int, float)) and abs(value) >= SQUARE_LIMIT
 
 
 def resolve_initializer(spec: str) -> Initializer:
@@ -716,7 +714,7 @@ def resolve_initializer(spec: str) -> Initializer:
         raise _usage(
             f"{canonical}: {', '.join(huge)} {verb} too large: {pronoun} overflow"
             f"{'s' if len(huge) == 1 else ''} float64; keep "
-            f"{'it' if len(huge) == 1 else 'them'} below {_SQUARE_LIMIT:.3g}"
+            f"{'it' if len(huge) == 1 else 'them'} below {SQUARE_LIMIT:.3g}"
         )
     try:
         law = entry.build(params)

@@ -467,20 +467,15 @@ def test_a_sequence_blocks_channels_are_its_features_not_its_tokens():
     """A branch with zero weights outputs its bias b for every example and token: per
     feature (channel) the variance is exactly 0 and the squared mean b_f^2. Reducing over
     axis 1 (tokens) instead, as a conv stream's channels, gave Var_f(b) (~0.5)."""
-    spec = load_spec_text(
-        textwrap.dedent(
-            """
-            name: sequence_block
-            input: {shape: [6, 8], layout: sequence}
-            batch: 4
+    spec = spec_of(
+        """
+        input: {shape: [6, 8], layout: sequence}
+        batch: 4
+        layers:
+          - type: residual
             layers:
-              - type: residual
-                layers:
-                  - {type: dense, units: 8, init: zeros, bias_init: "random_normal(std=1.0)"}
-            """
-        ),
-        "sequence_block.yaml",
-        "sequence_block",
+              - {type: dense, units: 8, init: zeros, bias_init: "random_normal(std=1.0)"}
+        """
     )
     network = build_network(spec)
     params = sample_parameters(network, np.random.default_rng(3), np.float64)
@@ -490,21 +485,16 @@ def test_a_sequence_blocks_channels_are_its_features_not_its_tokens():
     assert block.branch_avg_channel_var < 1e-25  # 0 up to float64 rounding
     assert block.branch_second_moment == pytest.approx(np.mean(bias**2), rel=1e-12)
     # a conv1d stream of the same shape keeps its channels on axis 1
-    conv = load_spec_text(
-        textwrap.dedent(
-            """
-            name: channels_block
-            input: {shape: [6, 8], layout: channels}
-            batch: 4
+    conv = spec_of(
+        """
+        input: {shape: [6, 8], layout: channels}
+        batch: 4
+        layers:
+          - type: residual
             layers:
-              - type: residual
-                layers:
-                  - {type: conv1d, filters: 6, kernel_size: 1, init: zeros,
-                     bias_init: "random_normal(std=1.0)"}
-            """
-        ),
-        "channels_block.yaml",
-        "channels_block",
+              - {type: conv1d, filters: 6, kernel_size: 1, init: zeros,
+                 bias_init: "random_normal(std=1.0)"}
+        """
     )
     (conv_block,) = run_experiment(conv, RunOptions(seed=3, dtype="float64")).blocks
     assert conv_block.branch_avg_channel_var < 1e-25

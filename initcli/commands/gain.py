@@ -17,17 +17,6 @@ _TORCH_NOTES = {
 }
 
 
-# calculate_gain's layer names (torch/nn/init.py linear_fns): gain 1, as for 'linear'
-_TORCH_LAYER_NAMES = (
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-)
-
-
 def _with_param(spec: str, param: float | None, option: str = "--param") -> str:
     """The SPEC with ``--param X`` written into the activation's shorthand parameter."""
     from initcli.activations import resolve_activation
@@ -102,10 +91,11 @@ def gain(
     from rich.text import Text
 
     from initcli.activations import resolve_activation
-    from initcli.gains import torch_gain_of, variance_gain
+    from initcli.gains import TORCH_LAYER_NAMES, torch_gain_of, variance_gain
 
     layer_name = activation.strip().lower()
-    if layer_name in _TORCH_LAYER_NAMES:
+    is_layer = layer_name in TORCH_LAYER_NAMES
+    if is_layer:
         # calculate_gain('conv2d') is 1: the gain of the layer's linear map, no nonlinearity
         if param is not None:
             raise InitcliError(f"--param {param:g}: {layer_name} has no parameter", EXIT_BAD_USAGE)
@@ -126,13 +116,13 @@ def gain(
         )
         return
     title = f"gain of {resolved.spec}"
-    if layer_name in _TORCH_LAYER_NAMES:
+    if is_layer:
         title = f"gain of {layer_name} (its linear map, no activation)"
     table = Table(title=Text(title), title_justify="left")
     table.add_column("gain")
     table.add_column("value", justify="right")
     table.add_column("definition")
-    torch_name = layer_name if layer_name in _TORCH_LAYER_NAMES else resolved.torch_gain_name
+    torch_name = layer_name if is_layer else resolved.torch_gain_name
     torch_call = (
         "—"
         if torch_name is None

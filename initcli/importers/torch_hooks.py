@@ -314,12 +314,12 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
                 "measured (their hidden-to-hidden weights act once per time step, where "
                 "module hooks cannot see them); measure the layers around it without it"
             )
+    beside = [(path, module) for path, module in holders if _holds_beside_children(module)]
     beside_children = [
         f"{', '.join(name for name, _ in module.named_parameters(recurse=False))} of {path}"
-        for path, module in holders
-        if _holds_beside_children(module)
+        for path, module in beside
     ]
-    skipped = {id(module) for _, module in holders if _holds_beside_children(module)}
+    skipped = {id(module) for _, module in beside}
     records = [_Record(path, module) for path, module in holders if id(module) not in skipped]
     if not records:
         raise InitcliError(f"{target}: the module has no parameters, so nothing to initialize")
