@@ -184,6 +184,24 @@ def test_chunked_equals_whole_batch(case):
         np.testing.assert_allclose(a, c, atol=1e-12)
 
 
+@pytest.mark.parametrize("case", [CASES[40], CASES[-4], CASES[-5]], ids=case_id)
+def test_col2im_blocks_equal_one_block(case, monkeypatch):
+    # One example per col2im block inside one whole-batch chunk: each example's GEMM and
+    # sum are unchanged, so the input gradient is bit-identical, borders included.
+    layer = conv_layer(*case)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, *layer.in_shape))
+    w, _ = params(layer, rng)
+    g = rng.standard_normal((5, *layer.out_shape))
+    whole, _ = layer.linear_backward(x, w, g, column_budget=1 << 30)
+    monkeypatch.setattr(conv, "COL2IM_BLOCK", 1)
+    blocked, _ = layer.linear_backward(x, w, g, column_budget=1 << 30)
+    assert whole is not None and np.array_equal(blocked, whole)
+    # and a second call on the same layer (the padded buffer's borders were written)
+    again, _ = layer.linear_backward(x, w, g, column_budget=2 * x[0].nbytes * 9)
+    np.testing.assert_allclose(again, whole, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "layer",
     [
