@@ -202,8 +202,8 @@ class Timed:
 def propagate_with_stats(prep: Prepared, keep_samples: bool = True) -> Timed:
     """The timed loop of ``initcli run``; also the time spent in the collector alone.
 
-    Written as ``run_experiment`` writes it: the loop variable holds each step until the
-    generator has computed the next one, which is part of what the memory probe measures.
+    Written as ``run_experiment`` writes it, freeing each step before the generator computes
+    the next (without the ``del``, cnn_relu b256's peak RSS read 182 against 167 MiB).
     """
     collector = StatsCollector(keep_samples=keep_samples)
     in_stats = 0.0
@@ -213,6 +213,7 @@ def propagate_with_stats(prep: Prepared, keep_samples: bool = True) -> Timed:
         before = clock()
         collector.add(step)
         in_stats += clock() - before
+        del step
     layers = collector.finish()
     return Timed(clock() - start, in_stats, layers)
 
