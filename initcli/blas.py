@@ -7,12 +7,17 @@ OpenBLAS as ``numpy.libs/libscipy_openblas64_*.so`` with 64-bit integers and the
 prefix ``scipy_`` (``scipy_cblas_sgemm64_``; see the scipy-openblas64 package). Where
 numpy was built against another BLAS that file is absent and :func:`gemm` returns None:
 the caller keeps its numpy route.
+
+The same library's thread count is read and, for the length of a block, set here
+(:func:`openblas_threads`, :func:`openblas_limited`): the im2col convolution runs its own
+threads and holds OpenBLAS to one meanwhile.
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +59,32 @@ def gemm(dtype: np.dtype) -> Gemm | None:
     function.argtypes = [index] * 6 + [real, pointer, index, pointer, index, real, pointer, index]
     function.restype = None
     return function
+
+
+def openblas_threads(library: ctypes.CDLL | None) -> int:
+    """How many threads numpy's bundled OpenBLAS uses now (what ``OPENBLAS_NUM_THREADS``,
+    threadpoolctl or ``--seeds`` set), or 1 without that library."""
+    getter = (
+        None if library is None else getattr(library, "scipy_openblas_get_num_threads64_", None)
+    )
+    if getter is None:
+        return 1
+    getter.restype = ctypes.c_int
+    return max(1, int(getter()))
+
+
+@contextmanager
+def openblas_limited(library: ctypes.CDLL, threads: int) -> Iterator[None]:
+    """Let numpy's bundled OpenBLAS use ``threads`` threads inside the block, then restore
+    the count it had (process-wide, as threadpoolctl's limit, which calls the same function).
+
+    For callers that run their own threads, each making small GEMMs: OpenBLAS would
+    otherwise share every call among its own threads as well."""
+    before = openblas_threads(library)
+    setter = library.scipy_openblas_set_num_threads64_
+    setter.argtypes = [ctypes.c_int]
+    setter(threads)
+    try:
+        yield
+    finally:
+        setter(before)

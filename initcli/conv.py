@@ -25,6 +25,11 @@ im2col: a strided view of ``xp`` (no copy) is copied once into the column matrix
   ``dcols`` back with one strided slice-add per kernel offset (``prod(k)`` vectorised adds,
   no loop over positions, no axis swap), a cache-sized block of examples at a time.
 
+Threads: with more than one OpenBLAS thread, a call whose chunks are large enough shares
+each chunk's examples among that many threads of its own (:class:`_Shares`), since these
+small per-example GEMMs, copies and col2im are what OpenBLAS's threads do not speed up.
+The values do not change with the thread count.
+
 Memory: the column matrix holds ``C * prod(k) * prod(out)`` values per example, ``prod(k)``
 times the input when stride is 1 (9x for a 3x3 kernel). So that this temporary does not
 dominate a run's peak memory, the batch is processed in chunks whose columns fit in
@@ -43,13 +48,18 @@ networks' memory floors.
 
 from __future__ import annotations
 
+import ctypes
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from initcli import conv_implicit
+from initcli import blas, conv_implicit
 
 if TYPE_CHECKING:
     from initcli.blas import Gemm
@@ -58,6 +68,11 @@ COLUMN_BUDGET = 16 * 2**20  # bytes of column matrix per chunk of the batch
 # bytes of dL/dcols per col2im block (2 MiB: 1.1-1.6x faster col2im than a whole 16 MiB
 # chunk on the benchmark layers, Zen 5 L2 1 MiB + L3; 0.5 and 1 MiB measured slower)
 COL2IM_BLOCK = 2 * 2**20
+# column elements per chunk below which a call stays on one thread: starting the threads
+# costs ~0.2 ms and each hand-off ~0.1 ms, so sharing broke even at 2**20 (16 channels 3x3
+# on 16x16, 2-core EPYC) and was 1.3-1.6x faster at 2**21 and 2**22
+SHARED_MIN = 2**21
+_ALL = slice(None)
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -124,7 +139,9 @@ def workspace_bytes(
     the implicit GEMM (``stride`` and ``dilation`` given, as ``method="auto"`` decides)
     needs one example's grids instead: the padded input and its gradient, the output grid,
     and three copies of the weight (by offset, its gradient, the result). Excludes the
-    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``).
+    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``), and, when threads share a
+    backward call (:class:`_Shares`), each thread's col2im block: at most
+    :data:`COL2IM_BLOCK` of dcols and that block's padded grid per thread.
     """
     if stride is not None and dilation is not None:
         implicit = _implicit_workspace(in_shape, weight_shape, stride, dilation, pads, itemsize)
@@ -185,15 +202,22 @@ class _Workspace:
             slice(a, a + size) for (a, _), size in zip(pads, x.shape[2:], strict=True)
         )
         self.dirty = False  # True once col2im has written gradients into the borders
+        # per thread, when threads share the call: dcols and padded grid of a col2im block
+        self.scratches: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
 
-    def padded_input(self, xc: np.ndarray) -> np.ndarray:
-        if self.xp is None:
-            return xc
-        if self.dirty:
+    def begin_chunk(self) -> None:
+        """Zero the padded buffer's borders again if col2im wrote gradients into them."""
+        if self.xp is not None and self.dirty:
             self.xp[...] = 0
             self.dirty = False
+
+    def padded_input(self, xc: np.ndarray, part: slice = _ALL) -> np.ndarray:
+        """The chunk ``xc`` zero-padded, ``(m, C, *padded)``; only the examples ``part`` are
+        copied in (one thread's share), the whole chunk's buffer is returned."""
+        if self.xp is None:
+            return xc
         xp = self.xp[: len(xc)]
-        xp[(slice(None), slice(None), *self.interior)] = xc
+        xp[(part, slice(None), *self.interior)] = xc[part]
         return xp
 
     def columns(
@@ -202,30 +226,155 @@ class _Workspace:
         stride: Sequence[int],
         dilation: Sequence[int],
         per_example: bool = False,
+        part: slice = _ALL,
     ) -> np.ndarray:
-        """im2col: ``(K, n * P)`` with rows in ``(C, *k)`` order, columns in ``(n, *out)``;
-        with ``per_example`` one ``(K, P)`` matrix per example instead, ``(n, K, P)``."""
-        n, channels = xp.shape[:2]
+        """im2col of the chunk's padded input ``xp`` (m examples): ``(K, m * P)`` with rows
+        in ``(C, *k)`` order, columns in ``(m, *out)``; with ``per_example`` one ``(K, P)``
+        matrix per example instead, ``(m, K, P)``. Only the examples ``part`` are written
+        (one thread's share of the chunk); the whole chunk's matrix is returned."""
+        m, channels = xp.shape[:2]
+        first, stop, _ = part.indices(m)
         sb, sc, *ss = xp.strides
         kernel_strides = tuple(d * s for d, s in zip(dilation, ss, strict=True))
         out_strides = tuple(st * s for st, s in zip(stride, ss, strict=True))
+        chunk = self.cols[: self.rows * m * self.positions]
+        count = stop - first
         if per_example:
-            shape = (n, channels, *self.kernel, *self.out)
+            shape = (count, channels, *self.kernel, *self.out)
             strides = (sb, sc, *kernel_strides, *out_strides)
+            size = self.rows * self.positions
+            target = chunk[first * size : stop * size].reshape(shape)
         else:
-            shape = (channels, *self.kernel, n, *self.out)
+            shape = (channels, *self.kernel, count, *self.out)
             strides = (sc, *kernel_strides, sb, *out_strides)
-        window = np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
-        cols = self.cols[: self.rows * n * self.positions].reshape(window.shape)
-        np.copyto(cols, window)
+            whole = chunk.reshape(channels, *self.kernel, m, *self.out)
+            target = whole[(*[slice(None)] * (1 + len(self.kernel)), slice(first, stop))]
+        window = np.lib.stride_tricks.as_strided(
+            xp[first:stop], shape=shape, strides=strides, writeable=False
+        )
+        np.copyto(target, window)
         if per_example:
-            return cols.reshape(n, self.rows, self.positions)
-        return cols.reshape(self.rows, n * self.positions)
+            return chunk.reshape(m, self.rows, self.positions)
+        return chunk.reshape(self.rows, m * self.positions)
 
     def product_buffer(self, filters: int, n: int) -> np.ndarray:
         if self.product is None:
             self.product = np.empty(self.product_size, dtype=self.cols.dtype)
         return self.product[: filters * n * self.positions].reshape(filters, n * self.positions)
+
+    def scratch(
+        self, thread: int, block: int, shared: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Where a thread's col2im block of ``block`` examples works: dcols (flat) and the
+        padded grid it is summed into (None without padding: straight into dL/dx). On one
+        thread the start of the column and padded buffers (free once dW is done); shared,
+        buffers of the thread's own, since dW's GEMM reads the columns meanwhile."""
+        if not shared:
+            return self.cols, None if self.xp is None else self.xp[:block]
+        size = self.rows * block * self.positions
+        if thread not in self.scratches or self.scratches[thread][0].size < size:
+            dcols = np.empty(size, dtype=self.cols.dtype)
+            padded = None if self.xp is None else np.empty_like(self.xp[:block])
+            self.scratches[thread] = (dcols, padded)
+        dcols, padded = self.scratches[thread]
+        return dcols, None if padded is None else padded[:block]
+
+
+class _Shares:
+    """Runs the im2col route's per-example work on several threads, inside ``with`` (no
+    thread outlives it): :meth:`run` gives each thread a contiguous share of a chunk's
+    examples (the calling thread takes the first), :meth:`after` hands out col2im blocks
+    to whichever thread is free while the caller computes dW.
+
+    That work (the column copies, the batched GEMMs of small ``(O, K) @ (K, P)`` products,
+    col2im) is what OpenBLAS's own threads barely speed up (cnn_relu at batch 256: 1.0x on
+    2 cores); shared by examples a layer ran 1.3-1.7x faster (bench/RESULTS.md). Inside
+    ``with``, OpenBLAS is held to one thread: its idle threads spin on the cores the
+    shares need (a layer's backward ran 1.3x slower beside them), and each share's GEMMs
+    would ask for every core again. Each example's values are computed exactly as on one
+    thread and dW is one GEMM on one thread, so a shared call gives, bit for bit, what the
+    call gives on one OpenBLAS thread, for any thread count.
+    """
+
+    def __init__(self, threads: int, library: ctypes.CDLL | None) -> None:
+        self.threads = threads
+        self.library = library
+        self.pool: ThreadPoolExecutor | None = None
+        self.stack = ExitStack()
+
+    def __enter__(self) -> _Shares:
+        if self.threads > 1:
+            if self.library is not None:
+                self.stack.enter_context(blas.openblas_limited(self.library, 1))
+            self.pool = self.stack.enter_context(
+                ThreadPoolExecutor(self.threads - 1, thread_name_prefix="initcli-conv")
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()  # joins the threads, then restores OpenBLAS's thread count
+
+    def run(self, work: Callable[[slice], None], count: int) -> None:
+        shares = min(self.threads, count)
+        parts = [slice(i * count // shares, (i + 1) * count // shares) for i in range(shares)]
+        if self.pool is None or shares == 1:
+            for part in parts:
+                work(part)
+            return
+        futures = [self.pool.submit(work, part) for part in parts[1:]]
+        try:
+            work(parts[0])
+        finally:
+            wait(futures)
+        for future in futures:
+            future.result()
+
+    @property
+    def shared(self) -> bool:
+        return self.pool is not None
+
+    def after(
+        self,
+        first: Callable[[], object],
+        each: Callable[[int, tuple[int, int]], None],
+        items: Sequence[tuple[int, int]],
+    ) -> None:
+        """``first()`` on the calling thread, ``each(thread, item)`` for every item on
+        whichever thread is free first (the others start at once, the caller once
+        ``first`` is done); thread 0 is the caller."""
+        if self.pool is None:
+            first()
+            for item in items:
+                each(0, item)
+            return
+        queue = iter(items)
+        lock = threading.Lock()
+
+        def drain(thread: int) -> None:
+            while True:
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                each(thread, item)
+
+        futures = [self.pool.submit(drain, thread) for thread in range(1, self.threads)]
+        try:
+            first()
+            drain(0)
+        finally:
+            wait(futures)
+        for future in futures:
+            future.result()
+
+
+def _shares(threads: int | None, chunk_elements: int) -> _Shares:
+    """``threads`` (None: as many as OpenBLAS uses now), or 1 for a chunk too small to
+    share (fewer than :data:`SHARED_MIN` column elements: thread hand-offs would cost more)."""
+    library = blas.bundled_openblas()
+    if threads is None:
+        threads = blas.openblas_threads(library) if chunk_elements >= SHARED_MIN else 1
+    return _Shares(max(1, threads), library)
 
 
 def _check(
@@ -287,9 +436,7 @@ def _implicit_for(
     )
     if plan is None:
         return None
-    from initcli.blas import gemm
-
-    call = gemm(dtype)
+    call = blas.gemm(dtype)
     return None if call is None else (plan, call)
 
 
@@ -302,9 +449,13 @@ def conv_forward(
     pads: Pads,
     budget: int = COLUMN_BUDGET,
     method: str = "auto",
+    threads: int | None = None,
 ) -> np.ndarray:
     """``z = conv(x, W) + b``, shape ``(B, O, *out)``, in ``x``'s dtype; by implicit GEMM
-    where :mod:`initcli.conv_implicit` applies, else by im2col (``method``: see _implicit)."""
+    where :mod:`initcli.conv_implicit` applies, else by im2col (``method``: see _implicit).
+
+    ``threads``: how many threads share the im2col route's examples (None: as many as
+    OpenBLAS uses; see :class:`_Shares`). The result is the same for any count."""
     _check(x, weight, stride, dilation)
     implicit = _implicit(x, weight, stride, dilation, pads, method)
     if implicit is not None:
@@ -316,16 +467,13 @@ def conv_forward(
     n = _chunk(batch, rows * math.prod(out) * x.itemsize, budget)
     work = _Workspace(x, weight.shape, out, pads, n)
     w2 = weight.reshape(filters, rows)
-    for start in range(0, batch, n):
-        xc = x[start : start + n]
-        m = len(xc)
-        # One (K, P) column matrix per example and W2 @ cols_b written straight into z's
-        # (m, O, P) layout: no transposed copy of the product (a batched GEMM).
-        cols = work.columns(work.padded_input(xc), stride, dilation, per_example=True)
-        target = z[start : start + m].reshape(m, filters, work.positions)
-        np.matmul(w2, cols, out=target)
-        if bias is not None:
-            target += bias[:, None]
+    with _shares(threads, rows * n * work.positions) as shares:
+        for start in range(0, batch, n):
+            xc = x[start : start + n]
+            work.begin_chunk()
+            target = z[start : start + len(xc)].reshape(len(xc), filters, work.positions)
+            share = partial(_forward_share, work, xc, w2, bias, target, stride, dilation)
+            shares.run(share, len(xc))
     return z
 
 
@@ -339,8 +487,11 @@ def conv_backward(
     need_grad_x: bool = True,
     budget: int = COLUMN_BUDGET,
     method: str = "auto",
+    threads: int | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """``(dL/dx, dL/dW)`` from ``dL/dz``; ``dL/dx`` is None when ``need_grad_x`` is False."""
+    """``(dL/dx, dL/dW)`` from ``dL/dz``; ``dL/dx`` is None when ``need_grad_x`` is False.
+
+    ``threads``: as in :func:`conv_forward`."""
     _check(x, weight, stride, dilation)
     implicit = _implicit(x, weight, stride, dilation, pads, method)
     if implicit is not None:
@@ -358,42 +509,101 @@ def conv_backward(
     grad_w_t = np.empty((rows, filters), dtype=x.dtype)
     grad_w_chunk = np.empty_like(grad_w_t) if n < batch else grad_w_t
     grad_x = np.empty_like(x) if need_grad_x else None
-    for start in range(0, batch, n):
-        xc = x[start : start + n]
-        m = len(xc)
-        xp = work.padded_input(xc)
-        cols = work.columns(xp, stride, dilation)
-        # dZ as (O, m * P), the layout of the forward GEMM's result.
-        gz = work.product_buffer(filters, m)
-        gz.reshape(filters, m, work.positions)[...] = (
-            grad_z[start : start + m].reshape(m, filters, work.positions).transpose(1, 0, 2)
-        )
-        if start == 0:
-            np.matmul(cols, gz.T, out=grad_w_t)
-        else:
-            np.matmul(cols, gz.T, out=grad_w_chunk)
-            grad_w_t += grad_w_chunk
-        if grad_x is None:
-            continue
-        # dcols per example, (k, K, P), straight from dL/dz's own (k, O, P) layout into the
-        # column buffer (free once dW is done): col2im then adds whole (k, C) planes with no
-        # axis swap (one batched GEMM, W2^T @ dZ_b for each example b). In blocks of k
-        # examples whose dcols fit :data:`COL2IM_BLOCK`, always at the start of the column
-        # buffer and summed into the start of the padded one (scratch by now): col2im reads
-        # them back while they are still in cache (each example's GEMM and sum are the
-        # same as unblocked, so the result is bit-identical).
-        block = _chunk(m, rows * work.positions * x.itemsize, COL2IM_BLOCK)
-        for b0 in range(0, m, block):
-            k = min(block, m - b0)
-            dcols = work.cols[: rows * k * work.positions].reshape(k, rows, work.positions)
-            first, stop = start + b0, start + b0 + k
-            np.matmul(w2.T, grad_z[first:stop].reshape(k, filters, work.positions), out=dcols)
-            target = grad_x[first:stop] if work.xp is None else xp[:k]
-            _col2im(dcols, target, work.kernel, work.out, stride, dilation)
-            if work.xp is not None:
-                grad_x[first:stop] = target[(slice(None), slice(None), *work.interior)]
-        work.dirty = work.xp is not None
+    with _shares(threads, rows * n * work.positions) as shares:
+        for start in range(0, batch, n):
+            xc = x[start : start + n]
+            m = len(xc)
+            gz_chunk = grad_z[start : start + m].reshape(m, filters, work.positions)
+            work.begin_chunk()
+            # dZ as (O, m * P), the layout of the forward GEMM's result, for dW.
+            gz = work.product_buffer(filters, m)
+            shares.run(partial(_gather_share, work, xc, gz_chunk, gz, stride, dilation), m)
+            cols = work.cols[: rows * m * work.positions].reshape(rows, m * work.positions)
+            into = grad_w_t if start == 0 else grad_w_chunk
+            # dW^T = cols @ dZ^T in one GEMM on one thread (then it is the same for any
+            # thread count); meanwhile the other threads start on dL/dx.
+            weight_grad = partial(np.matmul, cols, gz.T, out=into)
+            if grad_x is None:
+                weight_grad()
+            else:
+                block = _chunk(m, rows * work.positions * x.itemsize, COL2IM_BLOCK)
+                blocks = [(first, min(block, m - first)) for first in range(0, m, block)]
+                gx_chunk = grad_x[start : start + m]
+                each = partial(
+                    _grad_x_block, work, w2, gz_chunk, gx_chunk, stride, dilation, shares.shared
+                )
+                shares.after(weight_grad, each, blocks)
+            if start > 0:
+                grad_w_t += grad_w_chunk
+            # col2im's scratch on one thread is the padded buffer itself
+            work.dirty = work.xp is not None and grad_x is not None and not shares.shared
     return grad_x, np.ascontiguousarray(grad_w_t.T).reshape(weight.shape)
+
+
+def _forward_share(
+    work: _Workspace,
+    xc: np.ndarray,
+    w2: np.ndarray,
+    bias: np.ndarray | None,
+    target: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    part: slice,
+) -> None:
+    """z for the examples ``part`` of the chunk ``xc``: one ``(K, P)`` column matrix per
+    example and ``W2 @ cols_b`` written straight into z's ``(m, O, P)`` layout (a batched
+    GEMM; no transposed copy of the product)."""
+    xp = work.padded_input(xc, part)
+    cols = work.columns(xp, stride, dilation, per_example=True, part=part)
+    np.matmul(w2, cols[part], out=target[part])
+    if bias is not None:
+        target[part] += bias[:, None]
+
+
+def _gather_share(
+    work: _Workspace,
+    xc: np.ndarray,
+    gz_chunk: np.ndarray,
+    gz: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    part: slice,
+) -> None:
+    """What dW's GEMM reads, for the examples ``part``: their columns of the ``(K, m * P)``
+    matrix and of dL/dz as ``(O, m * P)``."""
+    work.columns(work.padded_input(xc, part), stride, dilation, part=part)
+    m, filters, positions = gz_chunk.shape
+    gz.reshape(filters, m, positions)[:, part] = gz_chunk[part].transpose(1, 0, 2)
+
+
+def _grad_x_block(
+    work: _Workspace,
+    w2: np.ndarray,
+    gz_chunk: np.ndarray,
+    gx_chunk: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    shared: bool,
+    thread: int,
+    block: tuple[int, int],
+) -> None:
+    """dL/dx for the ``k`` examples from ``first`` of the chunk, ``block = (first, k)``:
+    dcols per example, ``(k, K, P)``, straight from dL/dz's own ``(k, O, P)`` layout (one
+    batched GEMM, ``W2^T @ dZ_b`` for each example b), then col2im adds whole ``(k, C)``
+    planes with no axis swap, into the thread's scratch (:meth:`_Workspace.scratch`), read
+    back while still in cache. Each example's GEMM and sum are the same for any block, so
+    the result does not depend on the blocks (or on which thread takes one)."""
+    first, k = block
+    filters, positions = gz_chunk.shape[1], work.positions
+    dcols_flat, padded = work.scratch(thread, k, shared)
+    dcols = dcols_flat[: work.rows * k * positions].reshape(k, work.rows, positions)
+    np.matmul(w2.T, gz_chunk[first : first + k].reshape(k, filters, positions), out=dcols)
+    if padded is None:
+        _col2im(dcols, gx_chunk[first : first + k], work.kernel, work.out, stride, dilation)
+        return
+    target = padded[:k]
+    _col2im(dcols, target, work.kernel, work.out, stride, dilation)
+    gx_chunk[first : first + k] = target[(slice(None), slice(None), *work.interior)]
 
 
 def _col2im(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
+import threading
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")  # before any keras import
@@ -12,7 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")  # before any keras import
 import numpy as np
 import pytest
 
-from initcli import conv
+from initcli import blas, conv
 from initcli.activations import resolve_activation
 from initcli.errors import InitcliError
 from initcli.fans import compute_fans
@@ -200,6 +202,101 @@ def test_col2im_blocks_equal_one_block(case, monkeypatch):
     # and a second call on the same layer (the padded buffer's borders were written)
     again, _ = layer.linear_backward(x, w, g, column_budget=2 * x[0].nbytes * 9)
     np.testing.assert_allclose(again, whole, atol=1e-12)
+
+
+SHARED = [CASES[40], CASES[-4], CASES[-5], CASES[-14], CASES[3]]
+
+
+@pytest.mark.parametrize("case", SHARED, ids=case_id)
+def test_any_thread_count_gives_the_one_thread_result_bit_for_bit(case):
+    # Threads share each chunk's examples and dW's rows (conv._Shares): every example's
+    # values and every dW element are computed as on one thread, in float32 as in a run.
+    # 7 examples in chunks of 3 (the last of 1), shared 2 and 3 ways: shares of one
+    # example, a chunk with fewer examples than threads, dW summed over three chunks.
+    layer = conv_layer(*case)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, *layer.in_shape), dtype=np.float32)
+    w, b = params(layer, rng, np.float32)
+    g = rng.standard_normal((7, *layer.out_shape), dtype=np.float32)
+    geometry = (layer.stride, layer.dilation, layer.pads)
+    budget = 3 * math.prod(w.shape[1:]) * math.prod(layer.out_shape[1:]) * 4
+
+    def both(threads):
+        z = conv.conv_forward(x, w, b, *geometry, budget, "im2col", threads)
+        grads = conv.conv_backward(x, w, g, *geometry, True, budget, "im2col", threads)
+        _, grad_w_only = conv.conv_backward(x, w, g, *geometry, False, budget, "im2col", threads)
+        return z, *grads, grad_w_only
+
+    alone = both(1)
+    for threads in (2, 3):
+        for mine, reference in zip(both(threads), alone, strict=True):
+            assert mine.tobytes() == reference.tobytes()
+
+
+def test_a_large_chunk_is_shared_among_as_many_threads_as_openblas_has(monkeypatch):
+    # threads=None: as many threads as OpenBLAS uses, for a chunk of at least SHARED_MIN
+    # column elements (here 64 examples x 144 rows x 256 positions, one chunk); the same
+    # bytes as one thread, and no sharing for a chunk below the limit.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if blas.bundled_openblas() is None:
+        pytest.skip("numpy is not using its bundled OpenBLAS")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((64, 16, 16, 16), dtype=np.float32)
+    w = rng.standard_normal((32, 16, 3, 3), dtype=np.float32)
+    g = rng.standard_normal((64, 32, 16, 16), dtype=np.float32)
+    geometry = ((1, 1), (1, 1), ((1, 1), (1, 1)))
+    assert 64 * 144 * 256 >= conv.SHARED_MIN > 8 * 144 * 256
+    counts: list[int] = []
+    shares = conv._Shares
+
+    def spy(threads, library):
+        counts.append(threads)
+        return shares(threads, library)
+
+    alone = conv.conv_backward(x, w, g, *geometry, method="im2col", threads=1)
+    monkeypatch.setattr(conv, "_Shares", spy)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        shared = conv.conv_backward(x, w, g, *geometry, method="im2col")
+        conv.conv_backward(x[:8], w, g[:8], *geometry, method="im2col")
+    assert counts == [2, 1]
+    for mine, reference in zip(shared, alone, strict=True):
+        assert mine is not None and reference is not None
+        assert mine.tobytes() == reference.tobytes()
+
+
+def test_shared_threads_end_with_the_call_and_openblas_gets_its_threads_back(monkeypatch):
+    # While shares run, OpenBLAS is held to one thread; after the call, also one that
+    # raises inside a share, no thread is left and OpenBLAS has its count back.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    library = blas.bundled_openblas()
+    if library is None:
+        pytest.skip("numpy is not using its bundled OpenBLAS")
+    layer = conv_layer(*CASES[-4])
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((6, *layer.in_shape), dtype=np.float32)
+    w, _ = params(layer, rng, np.float32)
+    g = rng.standard_normal((6, *layer.out_shape), dtype=np.float32)
+    geometry = (layer.stride, layer.dilation, layer.pads)
+    inside: list[int] = []
+    col2im = conv._col2im
+
+    def counting(*args):
+        inside.append(blas.openblas_threads(library))
+        col2im(*args)
+
+    def failing(*args):
+        raise RuntimeError("share failed")
+
+    before = threading.active_count()
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        monkeypatch.setattr(conv, "_col2im", counting)
+        conv.conv_backward(x, w, g, *geometry, threads=2, method="im2col")
+        assert inside and set(inside) == {1}
+        assert threading.active_count() == before and blas.openblas_threads(library) == 2
+        monkeypatch.setattr(conv, "_col2im", failing)
+        with pytest.raises(RuntimeError, match="share failed"):
+            conv.conv_backward(x, w, g, *geometry, threads=2, method="im2col")
+        assert threading.active_count() == before and blas.openblas_threads(library) == 2
 
 
 @pytest.mark.parametrize(
