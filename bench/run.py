@@ -52,6 +52,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` and `initcli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from initcli.__main__ import OPENBLAS_THREAD_TIMEOUT  # imports no numpy
+
+# As the console program sets it, before numpy loads OpenBLAS (initcli/__main__.py); the
+# children inherit it. A value already in the environment is kept (and reported).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
+
 import numpy as np
 
 from bench import cases
@@ -652,7 +658,8 @@ def render(results: dict[str, Any]) -> str:
         f"- malloc: {env.get('malloc', 'not recorded')}",
         f"- machine: {env['cpu']}, {env['cpu_count']} cores; Python {env['python']}; "
         f"numpy {env['numpy']}; BLAS: {env.get('blas')}; kernel in use: "
-        f"{env.get('blas_kernel')}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}",
+        f"{env.get('blas_kernel')}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}; "
+        f"OPENBLAS_THREAD_TIMEOUT={env.get('OPENBLAS_THREAD_TIMEOUT')}",
         f"- torch: {env.get('torch')}; torch.mm {env.get('torch_gemm_gflops', 0):.1f} GFLOP/s "
         f"vs numpy matmul {env.get('numpy_gemm_gflops', 0):.1f} GFLOP/s "
         f"({results['gemm_size']}^3 float32, best of 5)",

@@ -101,6 +101,27 @@ def test_the_console_program_flushes_everything_and_runs_atexit_handlers() -> No
     assert failed.returncode == 2 and failed.stderr.startswith("initcli: error: ")
 
 
+def test_the_console_program_shortens_openblas_spin_unless_the_user_set_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OPENBLAS_THREAD_TIMEOUT is in the environment before numpy could load OpenBLAS (which
+    reads it once), and a value the user set stays."""
+    report = (  # the variable as it stood when numpy was first imported
+        "import atexit, builtins, os\n"
+        "seen, real = [], builtins.__import__\n"
+        "def spy(name, *args, **kw):\n"
+        "    if name == 'numpy' and not seen:\n"
+        "        seen.append(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n"
+        "    return real(name, *args, **kw)\n"
+        "builtins.__import__ = spy\n"
+        "atexit.register(lambda: print('numpy saw', seen))\n"
+    )
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    assert _console(["list"], pre=report).stdout.endswith("numpy saw ['24']\n")
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
+    assert _console(["list"], pre=report).stdout.endswith("numpy saw ['20']\n")
+
+
 def test_a_reader_that_leaves_early_is_not_an_error() -> None:
     # The reader closes before reading anything, so the write surely meets a closed pipe.
     code = (
