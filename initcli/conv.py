@@ -26,9 +26,9 @@ im2col: a strided view of ``xp`` (no copy) is copied once into the column matrix
   no loop over positions, no axis swap), a cache-sized block of examples at a time.
 
 Threads: with more than one OpenBLAS thread, a call whose chunks are large enough shares
-each chunk's examples among that many threads of its own (:class:`_Shares`), since these
-small per-example GEMMs, copies and col2im are what OpenBLAS's threads do not speed up.
-The values do not change with the thread count.
+each chunk's examples among that many threads of its own (:mod:`initcli.sharing`), since
+these small per-example GEMMs, copies and col2im are what OpenBLAS's threads do not speed
+up. The values do not change with the thread count.
 
 Memory: the column matrix holds ``C * prod(k) * prod(out)`` values per example, ``prod(k)``
 times the input when stride is 1 (9x for a 3x3 kernel). So that this temporary does not
@@ -48,18 +48,15 @@ networks' memory floors.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from initcli import blas, conv_implicit
+from initcli.sharing import shares_for
 
 if TYPE_CHECKING:
     from initcli.blas import Gemm
@@ -68,10 +65,6 @@ COLUMN_BUDGET = 16 * 2**20  # bytes of column matrix per chunk of the batch
 # bytes of dL/dcols per col2im block (2 MiB: 1.1-1.6x faster col2im than a whole 16 MiB
 # chunk on the benchmark layers, Zen 5 L2 1 MiB + L3; 0.5 and 1 MiB measured slower)
 COL2IM_BLOCK = 2 * 2**20
-# column elements per chunk below which a call stays on one thread: starting the threads
-# costs ~0.2 ms and each hand-off ~0.1 ms, so sharing broke even at 2**20 (16 channels 3x3
-# on 16x16, 2-core EPYC) and was 1.3-1.6x faster at 2**21 and 2**22
-SHARED_MIN = 2**21
 _ALL = slice(None)
 
 Pads = tuple[tuple[int, int], ...]
@@ -139,9 +132,10 @@ def workspace_bytes(
     the implicit GEMM (``stride`` and ``dilation`` given, as ``method="auto"`` decides)
     needs one example's grids instead: the padded input and its gradient, the output grid,
     and three copies of the weight (by offset, its gradient, the result). Excludes the
-    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``), and, when threads share a
-    backward call (:class:`_Shares`), each thread's col2im block: at most
-    :data:`COL2IM_BLOCK` of dcols and that block's padded grid per thread.
+    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``), and what each further thread
+    needs when threads share a call (:mod:`initcli.sharing`): im2col, a col2im block (at
+    most :data:`COL2IM_BLOCK` of dcols and that block's padded grid); the implicit GEMM,
+    one example's grids.
     """
     if stride is not None and dilation is not None:
         implicit = _implicit_workspace(in_shape, weight_shape, stride, dilation, pads, itemsize)
@@ -280,103 +274,6 @@ class _Workspace:
         return dcols, None if padded is None else padded[:block]
 
 
-class _Shares:
-    """Runs the im2col route's per-example work on several threads, inside ``with`` (no
-    thread outlives it): :meth:`run` gives each thread a contiguous share of a chunk's
-    examples (the calling thread takes the first), :meth:`after` hands out col2im blocks
-    to whichever thread is free while the caller computes dW.
-
-    That work (the column copies, the batched GEMMs of small ``(O, K) @ (K, P)`` products,
-    col2im) is what OpenBLAS's own threads barely speed up (cnn_relu at batch 256: 1.0x on
-    2 cores); shared by examples a layer ran 1.3-1.7x faster (bench/RESULTS.md). Inside
-    ``with``, OpenBLAS is held to one thread: its idle threads spin on the cores the
-    shares need (a layer's backward ran 1.3x slower beside them), and each share's GEMMs
-    would ask for every core again. Each example's values are computed exactly as on one
-    thread and dW is one GEMM on one thread, so a shared call gives, bit for bit, what the
-    call gives on one OpenBLAS thread, for any thread count.
-    """
-
-    def __init__(self, threads: int, library: ctypes.CDLL | None) -> None:
-        self.threads = threads
-        self.library = library
-        self.pool: ThreadPoolExecutor | None = None
-        self.stack = ExitStack()
-
-    def __enter__(self) -> _Shares:
-        if self.threads > 1:
-            if self.library is not None:
-                self.stack.enter_context(blas.openblas_limited(self.library, 1))
-            self.pool = self.stack.enter_context(
-                ThreadPoolExecutor(self.threads - 1, thread_name_prefix="initcli-conv")
-            )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()  # joins the threads, then restores OpenBLAS's thread count
-
-    def run(self, work: Callable[[slice], None], count: int) -> None:
-        shares = min(self.threads, count)
-        parts = [slice(i * count // shares, (i + 1) * count // shares) for i in range(shares)]
-        if self.pool is None or shares == 1:
-            for part in parts:
-                work(part)
-            return
-        futures = [self.pool.submit(work, part) for part in parts[1:]]
-        try:
-            work(parts[0])
-        finally:
-            wait(futures)
-        for future in futures:
-            future.result()
-
-    @property
-    def shared(self) -> bool:
-        return self.pool is not None
-
-    def after(
-        self,
-        first: Callable[[], object],
-        each: Callable[[int, tuple[int, int]], None],
-        items: Sequence[tuple[int, int]],
-    ) -> None:
-        """``first()`` on the calling thread, ``each(thread, item)`` for every item on
-        whichever thread is free first (the others start at once, the caller once
-        ``first`` is done); thread 0 is the caller."""
-        if self.pool is None:
-            first()
-            for item in items:
-                each(0, item)
-            return
-        queue = iter(items)
-        lock = threading.Lock()
-
-        def drain(thread: int) -> None:
-            while True:
-                with lock:
-                    item = next(queue, None)
-                if item is None:
-                    return
-                each(thread, item)
-
-        futures = [self.pool.submit(drain, thread) for thread in range(1, self.threads)]
-        try:
-            first()
-            drain(0)
-        finally:
-            wait(futures)
-        for future in futures:
-            future.result()
-
-
-def _shares(threads: int | None, chunk_elements: int) -> _Shares:
-    """``threads`` (None: as many as OpenBLAS uses now), or 1 for a chunk too small to
-    share (fewer than :data:`SHARED_MIN` column elements: thread hand-offs would cost more)."""
-    library = blas.bundled_openblas()
-    if threads is None:
-        threads = blas.openblas_threads(library) if chunk_elements >= SHARED_MIN else 1
-    return _Shares(max(1, threads), library)
-
-
 def _check(
     x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation: Sequence[int]
 ) -> None:
@@ -440,6 +337,11 @@ def _implicit_for(
     return None if call is None else (plan, call)
 
 
+def _implied_columns(x: np.ndarray, weight: np.ndarray, plan: conv_implicit.Plan) -> int:
+    """Elements of the column matrix im2col would build for this call (its work's size)."""
+    return x.shape[0] * math.prod(weight.shape[1:]) * math.prod(plan.out)
+
+
 def conv_forward(
     x: np.ndarray,
     weight: np.ndarray,
@@ -454,12 +356,14 @@ def conv_forward(
     """``z = conv(x, W) + b``, shape ``(B, O, *out)``, in ``x``'s dtype; by implicit GEMM
     where :mod:`initcli.conv_implicit` applies, else by im2col (``method``: see _implicit).
 
-    ``threads``: how many threads share the im2col route's examples (None: as many as
-    OpenBLAS uses; see :class:`_Shares`). The result is the same for any count."""
+    ``threads``: how many threads share the examples (None: as many as
+    OpenBLAS uses; see :class:`initcli.sharing.Shares`). The result is the same for any count."""
     _check(x, weight, stride, dilation)
     implicit = _implicit(x, weight, stride, dilation, pads, method)
     if implicit is not None:
-        return conv_implicit.forward(x, weight, bias, *implicit)
+        plan, call = implicit
+        with shares_for(threads, _implied_columns(x, weight, plan)) as shares:
+            return conv_implicit.forward(x, weight, bias, plan, call, shares)
     out = conv_output_shape(x.shape, weight.shape, stride, dilation, pads)
     batch, filters = x.shape[0], weight.shape[0]
     z = np.empty((batch, filters, *out), dtype=x.dtype)
@@ -467,7 +371,7 @@ def conv_forward(
     n = _chunk(batch, rows * math.prod(out) * x.itemsize, budget)
     work = _Workspace(x, weight.shape, out, pads, n)
     w2 = weight.reshape(filters, rows)
-    with _shares(threads, rows * n * work.positions) as shares:
+    with shares_for(threads, rows * n * work.positions) as shares:
         for start in range(0, batch, n):
             xc = x[start : start + n]
             work.begin_chunk()
@@ -496,7 +400,8 @@ def conv_backward(
     implicit = _implicit(x, weight, stride, dilation, pads, method)
     if implicit is not None:
         plan, call = implicit
-        return conv_implicit.backward(x, weight, grad_z, plan, need_grad_x, call)
+        with shares_for(threads, _implied_columns(x, weight, plan)) as shares:
+            return conv_implicit.backward(x, weight, grad_z, plan, need_grad_x, call, shares)
     out = tuple(grad_z.shape[2:])
     batch, filters = x.shape[0], weight.shape[0]
     rows = math.prod(weight.shape[1:])
@@ -509,7 +414,7 @@ def conv_backward(
     grad_w_t = np.empty((rows, filters), dtype=x.dtype)
     grad_w_chunk = np.empty_like(grad_w_t) if n < batch else grad_w_t
     grad_x = np.empty_like(x) if need_grad_x else None
-    with _shares(threads, rows * n * work.positions) as shares:
+    with shares_for(threads, rows * n * work.positions) as shares:
         for start in range(0, batch, n):
             xc = x[start : start + n]
             m = len(xc)

@@ -26,12 +26,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:  # initcli.blas loads ctypes: imported where a layer runs, not at start-up
     from initcli.blas import Gemm
+    from initcli.sharing import Shares
 
 MIN_CHANNELS = 64
 MAX_GRID = 1.15  # computed positions L / output positions oh * ow
@@ -109,21 +111,40 @@ def _interior(p: Plan) -> tuple[slice, slice]:
 
 
 def forward(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, p: Plan, gemm: Gemm
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    p: Plan,
+    gemm: Gemm,
+    shares: Shares | None = None,
 ) -> np.ndarray:
-    """``z = conv(x, W) + b`` in x's layout and dtype (``gemm``: :func:`initcli.blas.gemm`)."""
+    """``z = conv(x, W) + b`` in x's layout and dtype (``gemm``: :func:`initcli.blas.gemm`);
+    with ``shares``, the examples are shared among its threads (each computed as alone)."""
+    batch = x.shape[0]
+    x4 = x.reshape(batch, p.channels, *p.size)
+    z = np.empty((batch, p.filters, *p.out), dtype=x.dtype)
+    examples = partial(_forward_examples, x4, _taps(weight, p), p, gemm, z)
+    if shares is None:
+        examples(slice(0, batch))
+    else:
+        shares.run(examples, batch)
+    if bias is not None:
+        z += bias[:, None, None]
+    return z.reshape(batch, p.filters, *([p.out[1]] if x.ndim == 3 else p.out))
+
+
+def _forward_examples(
+    x4: np.ndarray, taps: np.ndarray, p: Plan, gemm: Gemm, z: np.ndarray, examples: slice
+) -> None:
     from initcli.blas import NO_TRANS, ROW_MAJOR
 
-    batch, item = x.shape[0], x.itemsize
-    x4 = x.reshape(batch, p.channels, *p.size)
-    taps = _taps(weight, p)
-    xp = np.zeros((p.channels, *p.padded), dtype=x.dtype)
-    grid = np.empty((p.filters, p.out[0], p.padded[1]), dtype=x.dtype)
-    z = np.empty((batch, p.filters, *p.out), dtype=x.dtype)
+    item = x4.itemsize
+    xp = np.zeros((p.channels, *p.padded), dtype=x4.dtype)
+    grid = np.empty((p.filters, p.out[0], p.padded[1]), dtype=x4.dtype)
     rows, cols = _interior(p)
     grid_size, ld_out = p.padded[0] * p.padded[1], p.out[0] * p.padded[1]
     shifts, length = p.shifts, p.length
-    for b in range(batch):
+    for b in range(examples.start, examples.stop):
         xp[:, rows, cols] = x4[b]
         for n, (i, j, shift) in enumerate(shifts):
             gemm(
@@ -132,41 +153,73 @@ def forward(
                 1.0 if n else 0.0, grid.ctypes.data, ld_out,
             )  # fmt: skip
         z[b] = grid[:, :, : p.out[1]]
-    if bias is not None:
-        z += bias[:, None, None]
-    return z.reshape(batch, p.filters, *([p.out[1]] if x.ndim == 3 else p.out))
 
 
 def backward(
-    x: np.ndarray, weight: np.ndarray, grad_z: np.ndarray, p: Plan, need_grad_x: bool, gemm: Gemm
+    x: np.ndarray,
+    weight: np.ndarray,
+    grad_z: np.ndarray,
+    p: Plan,
+    need_grad_x: bool,
+    gemm: Gemm,
+    shares: Shares | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """``(dL/dx, dL/dW)`` from ``dL/dz``; dL/dx is None when not ``need_grad_x``."""
-    from initcli.blas import NO_TRANS, ROW_MAJOR, TRANS
+    """``(dL/dx, dL/dW)`` from ``dL/dz``; dL/dx is None when not ``need_grad_x``.
 
-    batch, item = x.shape[0], x.itemsize
+    With ``shares`` of more than one thread, the calling thread sums dW over the examples
+    in their order while the others compute dL/dx, each example as alone: the same bytes as
+    one thread's interleaved loop."""
+    batch = x.shape[0]
     x4 = x.reshape(batch, p.channels, *p.size)
     gz4 = grad_z.reshape(batch, p.filters, *p.out)
     taps = _taps(weight, p)
-    xp = np.zeros((p.channels, *p.padded), dtype=x.dtype)
-    dgrid = np.zeros((p.filters, p.out[0], p.padded[1]), dtype=x.dtype)  # zero columns stay
     dtaps = np.zeros_like(taps)
-    dxp = np.empty((p.channels, *p.padded), dtype=x.dtype) if need_grad_x else None
     grad_x = np.empty_like(x) if need_grad_x else None
-    gx4 = grad_x.reshape(x4.shape) if grad_x is not None else None
+    gx4 = None if grad_x is None else grad_x.reshape(x4.shape)
+    if shares is not None and shares.shared and gx4 is not None:
+        weights = partial(_backward_examples, x4, gz4, taps, p, gemm, dtaps, None, slice(0, batch))
+        inputs = partial(_backward_examples, x4, gz4, taps, p, gemm, None, gx4)
+        shares.beside(weights, inputs, batch)
+    else:
+        _backward_examples(x4, gz4, taps, p, gemm, dtaps, gx4, slice(0, batch))
+    grad_w = np.ascontiguousarray(dtaps.transpose(2, 3, 0, 1)).reshape(weight.shape)
+    return grad_x, grad_w
+
+
+def _backward_examples(
+    x4: np.ndarray,
+    gz4: np.ndarray,
+    taps: np.ndarray,
+    p: Plan,
+    gemm: Gemm,
+    dtaps: np.ndarray | None,
+    gx4: np.ndarray | None,
+    examples: slice,
+) -> None:
+    """For the examples in order: add their dW into ``dtaps`` and/or write their dL/dx into
+    ``gx4`` (whichever is given)."""
+    from initcli.blas import NO_TRANS, ROW_MAJOR, TRANS
+
+    item = x4.itemsize
+    xp = np.zeros((p.channels, *p.padded), dtype=x4.dtype) if dtaps is not None else None
+    dgrid = np.zeros((p.filters, p.out[0], p.padded[1]), dtype=x4.dtype)  # zero columns stay
+    dxp = np.empty((p.channels, *p.padded), dtype=x4.dtype) if gx4 is not None else None
     rows, cols = _interior(p)
     grid_size, ld_out = p.padded[0] * p.padded[1], p.out[0] * p.padded[1]
     shifts, length = p.shifts, p.length
-    for b in range(batch):
-        xp[:, rows, cols] = x4[b]
+    for b in range(examples.start, examples.stop):
+        if xp is not None:
+            xp[:, rows, cols] = x4[b]
         dgrid[:, :, : p.out[1]] = gz4[b]
         if dxp is not None:
             dxp[...] = 0
         for i, j, shift in shifts:
-            gemm(
-                ROW_MAJOR, NO_TRANS, TRANS, p.filters, p.channels, length, 1.0,
-                dgrid.ctypes.data, ld_out, xp.ctypes.data + shift * item, grid_size,
-                1.0, dtaps[i, j].ctypes.data, p.channels,
-            )  # fmt: skip
+            if xp is not None and dtaps is not None:
+                gemm(
+                    ROW_MAJOR, NO_TRANS, TRANS, p.filters, p.channels, length, 1.0,
+                    dgrid.ctypes.data, ld_out, xp.ctypes.data + shift * item, grid_size,
+                    1.0, dtaps[i, j].ctypes.data, p.channels,
+                )  # fmt: skip
             if dxp is not None:
                 gemm(
                     ROW_MAJOR, TRANS, NO_TRANS, p.channels, length, p.filters, 1.0,
@@ -175,5 +228,3 @@ def backward(
                 )  # fmt: skip
         if dxp is not None and gx4 is not None:
             gx4[b] = dxp[:, rows, cols]
-    grad_w = np.ascontiguousarray(dtaps.transpose(2, 3, 0, 1)).reshape(weight.shape)
-    return grad_x, grad_w

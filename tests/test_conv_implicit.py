@@ -50,6 +50,29 @@ def test_implicit_equals_im2col_forward_and_backward(case):
 
 
 @needs_blas
+@pytest.mark.parametrize("case", STRIDE_ONE[::6], ids=case_id)
+def test_shared_among_threads_the_implicit_gemm_gives_the_same_bytes(case):
+    # initcli.sharing: examples shared in forward; in backward the caller sums dW over the
+    # examples in order while the others compute dL/dx (3 threads: two share dL/dx).
+    layer, geometry = _geometry(case)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, *layer.in_shape), dtype=np.float32)
+    w = rng.standard_normal(layer.weight_shape).astype(np.float32)
+    b = rng.standard_normal(layer.weight_shape[0]).astype(np.float32)
+    g = rng.standard_normal((5, *layer.out_shape), dtype=np.float32)
+
+    def both(threads):
+        z = conv.conv_forward(x, w, b, *geometry, method="implicit", threads=threads)
+        grads = conv.conv_backward(x, w, g, *geometry, method="implicit", threads=threads)
+        return z, *grads
+
+    alone = both(1)
+    for threads in (2, 3):
+        for mine, reference in zip(both(threads), alone, strict=True):
+            assert mine.tobytes() == reference.tobytes()
+
+
+@needs_blas
 @pytest.mark.parametrize("case", STRIDE_ONE[::4], ids=case_id)
 def test_implicit_gradient_matches_finite_differences(case):
     layer, (stride, dilation, pads) = _geometry(case)

@@ -14,7 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")  # before any keras import
 import numpy as np
 import pytest
 
-from initcli import blas, conv
+from initcli import blas, conv, sharing
 from initcli.activations import resolve_activation
 from initcli.errors import InitcliError
 from initcli.fans import compute_fans
@@ -209,8 +209,8 @@ SHARED = [CASES[40], CASES[-4], CASES[-5], CASES[-14], CASES[3]]
 
 @pytest.mark.parametrize("case", SHARED, ids=case_id)
 def test_any_thread_count_gives_the_one_thread_result_bit_for_bit(case):
-    # Threads share each chunk's examples and dW's rows (conv._Shares): every example's
-    # values and every dW element are computed as on one thread, in float32 as in a run.
+    # Threads share each chunk's examples (initcli.sharing): every example's values are
+    # computed as on one thread and dW on one thread, in float32 as in a run.
     # 7 examples in chunks of 3 (the last of 1), shared 2 and 3 ways: shares of one
     # example, a chunk with fewer examples than threads, dW summed over three chunks.
     layer = conv_layer(*case)
@@ -245,16 +245,16 @@ def test_a_large_chunk_is_shared_among_as_many_threads_as_openblas_has(monkeypat
     w = rng.standard_normal((32, 16, 3, 3), dtype=np.float32)
     g = rng.standard_normal((64, 32, 16, 16), dtype=np.float32)
     geometry = ((1, 1), (1, 1), ((1, 1), (1, 1)))
-    assert 64 * 144 * 256 >= conv.SHARED_MIN > 8 * 144 * 256
+    assert 64 * 144 * 256 >= sharing.SHARED_MIN > 8 * 144 * 256
     counts: list[int] = []
-    shares = conv._Shares
+    shares = sharing.Shares
 
     def spy(threads, library):
         counts.append(threads)
         return shares(threads, library)
 
     alone = conv.conv_backward(x, w, g, *geometry, method="im2col", threads=1)
-    monkeypatch.setattr(conv, "_Shares", spy)
+    monkeypatch.setattr(sharing, "Shares", spy)
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         shared = conv.conv_backward(x, w, g, *geometry, method="im2col")
         conv.conv_backward(x[:8], w, g[:8], *geometry, method="im2col")
