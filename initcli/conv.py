@@ -425,8 +425,8 @@ def conv_backward(
             shares.run(partial(_gather_share, work, xc, gz_chunk, gz, stride, dilation), m)
             cols = work.cols[: rows * m * work.positions].reshape(rows, m * work.positions)
             into = grad_w_t if start == 0 else grad_w_chunk
-            # dW^T = cols @ dZ^T in one GEMM on one thread (then it is the same for any
-            # thread count); meanwhile the other threads start on dL/dx.
+            # dW^T = cols @ dZ^T in one GEMM (shared: on the calling thread, OpenBLAS held
+            # to one thread, so it is one thread's result); meanwhile the others do dL/dx.
             weight_grad = partial(np.matmul, cols, gz.T, out=into)
             if grad_x is None:
                 weight_grad()
