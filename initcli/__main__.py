@@ -6,7 +6,7 @@ The CLI is imported inside the ``try`` so that a Ctrl-C while Python is still im
 Before numpy loads OpenBLAS, the console program shortens how long OpenBLAS's idle threads
 spin after a call before they sleep (``OPENBLAS_THREAD_TIMEOUT``, read once, at load; a
 value the user set is kept). By default they spin for 2**28 cycles, about 0.1 s: the
-im2col convolution runs threads of its own (initcli.conv._Shares), and after each dense
+convolutions run threads of their own (initcli.sharing), and after each dense
 layer's GEMMs a spinning OpenBLAS thread took half of their core. With 2**24 cycles (a few
 ms; still far longer than the gaps between the GEMM calls of one layer, so OpenBLAS's own
 threads stay awake through them) cnn_relu at batch 256 on 2 cores ran 0.89x as long as

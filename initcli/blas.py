@@ -9,13 +9,14 @@ numpy was built against another BLAS that file is absent and :func:`gemm` return
 the caller keeps its numpy route.
 
 The same library's thread count is read and, for the length of a block, set here
-(:func:`openblas_threads`, :func:`openblas_limited`): the im2col convolution runs its own
-threads and holds OpenBLAS to one meanwhile.
+(:func:`openblas_threads`, :func:`openblas_limited`): a convolution call holds OpenBLAS to
+one thread and runs threads of its own (:mod:`initcli.sharing`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,9 +28,11 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
 Gemm = Callable[..., None]
 
 
+@functools.cache
 def bundled_openblas() -> ctypes.CDLL | None:
     """The OpenBLAS that numpy's wheels bundle (``numpy.libs/libscipy_openblas*``), or None
-    where numpy was built against another BLAS."""
+    where numpy was built against another BLAS. Looked up once per process (a glob and a
+    dlopen took 0.13 ms, asked by every convolution call)."""
     root = Path(np.__file__).resolve().parent.parent
     for path in sorted((root / "numpy.libs").glob("libscipy_openblas*.so*")):
         try:
@@ -80,8 +83,11 @@ def openblas_limited(library: ctypes.CDLL, threads: int) -> Iterator[None]:
 
     For callers that run their own threads, each making small GEMMs: OpenBLAS would
     otherwise share every call among its own threads as well."""
+    setter = getattr(library, "scipy_openblas_set_num_threads64_", None)
     before = openblas_threads(library)
-    setter = library.scipy_openblas_set_num_threads64_
+    if setter is None or before == threads:
+        yield
+        return
     setter.argtypes = [ctypes.c_int]
     setter(threads)
     try:

@@ -132,10 +132,11 @@ def workspace_bytes(
     the implicit GEMM (``stride`` and ``dilation`` given, as ``method="auto"`` decides)
     needs one example's grids instead: the padded input and its gradient, the output grid,
     and three copies of the weight (by offset, its gradient, the result). Excludes the
-    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``), and what each further thread
-    needs when threads share a call (:mod:`initcli.sharing`): im2col, a col2im block (at
-    most :data:`COL2IM_BLOCK` of dcols and that block's padded grid); the implicit GEMM,
-    one example's grids.
+    call's output arrays (``z``, or ``dL/dx`` and ``dL/dW``), and what every thread, the
+    calling one included, needs of its own when threads share a call
+    (:mod:`initcli.sharing`): im2col's backward, a col2im block (the dcols of
+    max(1, :data:`COL2IM_BLOCK` // one example's) examples and their padded grid); the
+    implicit GEMM, one example's grids.
     """
     if stride is not None and dilation is not None:
         implicit = _implicit_workspace(in_shape, weight_shape, stride, dilation, pads, itemsize)

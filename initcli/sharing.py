@@ -8,10 +8,13 @@ as long on 2 cores as on 1). Shared by examples among threads, each GEMM on one 
 thread, a layer ran 1.3-1.7x faster on 2 cores (bench/RESULTS.md).
 
 :class:`Shares` is used inside ``with``: no thread outlives it, and OpenBLAS is held to one
-thread meanwhile (its idle threads would spin on the cores the shares need, and each
-share's GEMMs would ask for every core again). Numerics: the callers give each thread whole
-examples and keep every sum across examples (dW) on one thread in its usual order, so a
-shared call gives, bit for bit, what the call gives on one OpenBLAS thread.
+thread meanwhile, whether the call is shared or not (its idle threads would spin on the
+cores the shares need, each share's GEMMs would ask for every core again, and a GEMM can
+round differently on 1 and 2 OpenBLAS threads). Numerics: the callers give each thread
+whole examples and keep every sum across examples (dW) on one thread in its usual order,
+so a call gives, bit for bit, what it gives on one thread, whatever the thread count or
+the batch it is part of. The price: a call with nothing to share beside dW (a network's
+first layer, which needs no dL/dx) computes dW on one core.
 """
 
 from __future__ import annotations
@@ -41,12 +44,19 @@ class Shares:
         self.stack = ExitStack()
 
     def __enter__(self) -> Shares:
-        if self.threads > 1:
+        try:
+            # Also on one thread: then a call's values never depend on OpenBLAS's count
+            # (some GEMM shapes round differently on 1 and 2 OpenBLAS threads) nor on
+            # whether the call was shared (so nor on the batch size).
             if self.library is not None:
                 self.stack.enter_context(blas.openblas_limited(self.library, 1))
-            self.pool = self.stack.enter_context(
-                ThreadPoolExecutor(self.threads - 1, thread_name_prefix="initcli-conv")
-            )
+            if self.threads > 1:
+                self.pool = self.stack.enter_context(
+                    ThreadPoolExecutor(self.threads - 1, thread_name_prefix="initcli-conv")
+                )
+        except BaseException:
+            self.stack.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -87,17 +97,26 @@ class Shares:
             return
         queue = iter(items)
         lock = threading.Lock()
+        failed = threading.Event()  # after an error (or Ctrl-C) the rest is not started
 
         def drain(thread: int) -> None:
-            while True:
-                with lock:
-                    item = next(queue, None)
-                if item is None:
-                    return
-                each(thread, item)
+            try:
+                while not failed.is_set():
+                    with lock:
+                        item = next(queue, None)
+                    if item is None:
+                        return
+                    each(thread, item)
+            except BaseException:
+                failed.set()
+                raise
 
         def mine() -> None:
-            first()
+            try:
+                first()
+            except BaseException:
+                failed.set()
+                raise
             drain(0)
 
         self._wait(mine, [(drain, thread) for thread in range(1, self.threads)])

@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")  # before any keras import
@@ -199,20 +200,28 @@ def test_col2im_blocks_equal_one_block(case, monkeypatch):
     monkeypatch.setattr(conv, "COL2IM_BLOCK", 1)
     blocked, _ = layer.linear_backward(x, w, g, column_budget=1 << 30)
     assert whole is not None and np.array_equal(blocked, whole)
-    # and a second call on the same layer (the padded buffer's borders were written)
-    again, _ = layer.linear_backward(x, w, g, column_budget=2 * x[0].nbytes * 9)
-    np.testing.assert_allclose(again, whole, atol=1e-12)
+    # and chunks of 2, 2 and 1 examples: col2im wrote into the padded buffer's borders,
+    # which the next chunk's input must find zero again
+    assert layer.weight_shape is not None
+    columns = math.prod(layer.weight_shape[1:]) * math.prod(layer.out_shape[1:]) * x.itemsize
+    again, _ = layer.linear_backward(x, w, g, column_budget=2 * columns)
+    assert again is not None and again.tobytes() == whole.tobytes()
 
 
 SHARED = [CASES[40], CASES[-4], CASES[-5], CASES[-14], CASES[3]]
 
 
 @pytest.mark.parametrize("case", SHARED, ids=case_id)
-def test_any_thread_count_gives_the_one_thread_result_bit_for_bit(case):
+@pytest.mark.parametrize("col2im_block", [conv.COL2IM_BLOCK, 1])
+def test_any_thread_count_gives_the_one_thread_result_bit_for_bit(case, col2im_block, monkeypatch):
     # Threads share each chunk's examples (initcli.sharing): every example's values are
-    # computed as on one thread and dW on one thread, in float32 as in a run.
-    # 7 examples in chunks of 3 (the last of 1), shared 2 and 3 ways: shares of one
-    # example, a chunk with fewer examples than threads, dW summed over three chunks.
+    # computed as on one thread and dW on one thread, in float32 as in a run, with
+    # OpenBLAS at 2 threads (each call holds it to one). 7 examples in chunks of 3 (the
+    # last of 1), shared 2 and 3 ways: shares of one example, a chunk with fewer examples
+    # than threads, dW summed over three chunks; with one example per col2im block the
+    # other threads take blocks while the caller computes dW.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(conv, "COL2IM_BLOCK", col2im_block)
     layer = conv_layer(*case)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((7, *layer.in_shape), dtype=np.float32)
@@ -227,10 +236,21 @@ def test_any_thread_count_gives_the_one_thread_result_bit_for_bit(case):
         _, grad_w_only = conv.conv_backward(x, w, g, *geometry, False, budget, "im2col", threads)
         return z, *grads, grad_w_only
 
-    alone = both(1)
-    for threads in (2, 3):
-        for mine, reference in zip(both(threads), alone, strict=True):
-            assert mine.tobytes() == reference.tobytes()
+    block = conv._grad_x_block
+    takers: set[str] = set()
+
+    def taking(*args):
+        takers.add(threading.current_thread().name)
+        block(*args)
+
+    monkeypatch.setattr(conv, "_grad_x_block", taking)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        alone = both(1)
+        for threads in (2, 3):
+            for mine, reference in zip(both(threads), alone, strict=True):
+                assert mine.tobytes() == reference.tobytes()
+    if col2im_block == 1:
+        assert any(name.startswith("initcli-conv") for name in takers)
 
 
 def test_a_large_chunk_is_shared_among_as_many_threads_as_openblas_has(monkeypatch):
@@ -257,17 +277,41 @@ def test_a_large_chunk_is_shared_among_as_many_threads_as_openblas_has(monkeypat
     monkeypatch.setattr(sharing, "Shares", spy)
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         shared = conv.conv_backward(x, w, g, *geometry, method="im2col")
-        conv.conv_backward(x[:8], w, g[:8], *geometry, method="im2col")
-    assert counts == [2, 1]
+        part = conv.conv_backward(x[:8], w, g[:8], *geometry, method="im2col")
+        z = conv.conv_forward(x, w, None, *geometry, method="im2col")
+        z_part = conv.conv_forward(x[:8], w, None, *geometry, method="im2col")
+    assert counts == [2, 1, 2, 1]
     for mine, reference in zip(shared, alone, strict=True):
         assert mine is not None and reference is not None
         assert mine.tobytes() == reference.tobytes()
+    # an example's values do not depend on the batch it came in (shared or not)
+    assert z_part.tobytes() == z[:8].tobytes()
+    assert part[0] is not None and shared[0] is not None
+    assert part[0].tobytes() == shared[0][:8].tobytes()
+
+
+def test_an_example_gives_the_same_bytes_in_a_small_batch_and_a_large_one():
+    # 20 channels 5x5 (K = 500): OpenBLAS rounds this product differently on 1 and 2
+    # threads, so the unshared call (4 examples, below SHARED_MIN) must hold it to one
+    # thread as the shared one (32 examples) does.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 20, 16, 16), dtype=np.float32)
+    w = rng.standard_normal((64, 20, 5, 5), dtype=np.float32)
+    geometry = ((1, 1), (1, 1), ((2, 2), (2, 2)))
+    assert 4 * 500 * 256 < sharing.SHARED_MIN <= 32 * 500 * 256
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        small = conv.conv_forward(x[:4], w, None, *geometry, method="im2col")
+        large = conv.conv_forward(x, w, None, *geometry, method="im2col")
+    assert small.tobytes() == large[:4].tobytes()
 
 
 def test_shared_threads_end_with_the_call_and_openblas_gets_its_threads_back(monkeypatch):
-    # While shares run, OpenBLAS is held to one thread; after the call, also one that
-    # raises inside a share, no thread is left and OpenBLAS has its count back.
+    # While shares run, OpenBLAS is held to one thread; after the call, also one whose
+    # col2im raises on the other thread (one example per block, so it takes some), no
+    # thread is left, the error reaches the caller and OpenBLAS has its count back.
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(conv, "COL2IM_BLOCK", 1)
     library = blas.bundled_openblas()
     if library is None:
         pytest.skip("numpy is not using its bundled OpenBLAS")
@@ -285,7 +329,10 @@ def test_shared_threads_end_with_the_call_and_openblas_gets_its_threads_back(mon
         col2im(*args)
 
     def failing(*args):
-        raise RuntimeError("share failed")
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("share failed")
+        time.sleep(0.01)  # the other thread takes a block meanwhile
+        col2im(*args)
 
     before = threading.active_count()
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
