@@ -7,7 +7,6 @@ import itertools
 import math
 import os
 import threading
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")  # before any keras import
@@ -328,10 +327,13 @@ def test_shared_threads_end_with_the_call_and_openblas_gets_its_threads_back(mon
         inside.append(blas.openblas_threads(library))
         col2im(*args)
 
+    taken = threading.Event()
+
     def failing(*args):
         if threading.current_thread() is not threading.main_thread():
+            taken.set()
             raise RuntimeError("share failed")
-        time.sleep(0.01)  # the other thread takes a block meanwhile
+        taken.wait(10)  # so that the other thread surely takes a block
         col2im(*args)
 
     before = threading.active_count()
