@@ -22,10 +22,13 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from initcli import blas
+
+if TYPE_CHECKING:  # concurrent.futures (~6 ms to import) only where a call is shared
+    from concurrent.futures import ThreadPoolExecutor
 
 # Elements of (im2col's or the implicit GEMM's implied) column matrix per call below which
 # a call stays on one thread: starting the threads costs ~0.2 ms and each hand-off ~0.1 ms,
@@ -51,6 +54,8 @@ class Shares:
             if self.library is not None:
                 self.stack.enter_context(blas.openblas_limited(self.library, 1))
             if self.threads > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self.pool = self.stack.enter_context(
                     ThreadPoolExecutor(self.threads - 1, thread_name_prefix="initcli-conv")
                 )
@@ -147,6 +152,8 @@ class Shares:
     ) -> None:
         """``mine()`` here while the pool runs ``theirs``; every one is finished before an
         error (the first) is raised."""
+        from concurrent.futures import wait
+
         assert self.pool is not None
         futures = [self.pool.submit(function, argument) for function, argument in theirs]
         try:
