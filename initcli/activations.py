@@ -52,6 +52,10 @@ _GELU_CUBIC = 0.044715  # Hendrycks & Gimpel 2016, tanh approximation
 # Beyond |z| = 1e3 every phi' below equals its limit in float64 (e.g. exp(-1e3) == 0), so
 # derivatives clip z there rather than meeting inf * 0; 1e3 cubed still fits in float32.
 _CLIP = 1e3
+# Values per block when backward reads phi' from phi(z) into dL/dphi's buffer: 2**18 (1 MiB
+# of float32, in L2) ran relu 1.9x and leaky_relu 1.3x as fast as one whole-tensor pass on
+# 8 Mi values (Zen 4); 2**14 and 2**16 in between.
+FROM_OUTPUT_BLOCK = 2**18
 
 Array = np.ndarray
 Params = Mapping[str, Value]
@@ -615,18 +619,51 @@ class Activation:
             return rule(a, self.params).astype(a.dtype, copy=False)
 
     def grad_preact(
-        self, grad: np.ndarray, kept: np.ndarray | None, kept_is_output: bool
+        self,
+        grad: np.ndarray,
+        kept: np.ndarray | None,
+        kept_is_output: bool,
+        *,
+        overwrite_grad: bool = False,
     ) -> np.ndarray:
         """dL/dz = phi'(z) * dL/dphi from what a layer kept for backward: phi'(z), phi(z)
         (``kept_is_output``, for :attr:`reads_derivative_from_output`; phi'(z) is then read
-        from it into a new buffer) or None (linear: dL/dphi itself). ``grad`` has z's shape."""
+        from it) or None (linear: dL/dphi itself). ``grad`` has z's shape.
+
+        With ``overwrite_grad`` (the caller owns ``grad``, as a layer's backward does) the
+        product is written into ``grad``'s buffer where it can be (writeable, C-contiguous,
+        the product's dtype), phi'(phi(z)) a cache-sized block at a time: no tensor of z's
+        size is allocated, which was one of three alive at once at a relu layer's backward
+        (its output, dL/dphi and phi'). The values are bit for bit the same either way.
+        """
         if kept is None:
             return grad
+        into = (
+            overwrite_grad
+            and grad.flags.writeable
+            and grad.flags.c_contiguous
+            and grad.dtype == np.result_type(grad, kept)
+        )
         if kept_is_output:
+            if into and kept.flags.c_contiguous and kept.shape == grad.shape:
+                return self._grad_from_output_into(grad, kept)
             product = self.derivative_from_output(kept)
             product *= grad
             return product
-        return grad * kept
+        return np.multiply(grad, kept, out=grad) if into else grad * kept
+
+    def _grad_from_output_into(self, grad: np.ndarray, output: np.ndarray) -> np.ndarray:
+        rule = self.definition.derivative_from_output
+        assert rule is not None
+        flat_grad, flat_output = grad.reshape(-1), output.reshape(-1)
+        with np.errstate(all="ignore"):
+            for start in range(0, flat_grad.size, FROM_OUTPUT_BLOCK):
+                part = slice(start, start + FROM_OUTPUT_BLOCK)
+                # phi' * grad, as the whole-tensor product (IEEE products commute)
+                flat_grad[part] *= rule(flat_output[part], self.params).astype(
+                    grad.dtype, copy=False
+                )
+        return grad
 
     def forward_and_derivative(
         self, z: npt.ArrayLike, *, need_derivative: bool = True, overwrite_input: bool = False

@@ -123,7 +123,8 @@ def propagate(
         output, saved = yield from root.forward(inputs, params, output_grad is not None)
         if output_grad is None:
             return
-        grad = output_grad.reshape(output.shape)
+        # A copy: backward overwrites the gradient it is given (Layer.backward).
+        grad = np.array(output_grad, copy=True).reshape(output.shape)
         del output
         yield from root.backward(grad, params, saved, False)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from initcli.activations import (
+    FROM_OUTPUT_BLOCK,
     REGISTRY,
     SATURATION,
     SELU_ALPHA,
@@ -384,6 +385,46 @@ def test_a_derivative_read_from_the_output_is_the_derivative_bit_for_bit(
         from_output = activation.derivative_from_output(activation.forward(z))
     assert from_output.dtype == dtype
     np.testing.assert_array_equal(from_output, activation.derivative(z))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", ["relu", "leaky_relu(negative_slope=0.2)", "tanh", "linear"])
+def test_grad_preact_into_the_gradient_is_the_allocating_product_bit_for_bit(
+    spec: str, dtype: Any
+) -> None:
+    """A layer's backward owns dL/dphi and lets dL/dz take its buffer: the same bits as the
+    product into a new array, over several of the blocks phi'(phi(z)) is read in, with
+    NaN, infinities, signed zeros and NaN gradients; what was kept is left as it was."""
+    activation = act(spec)
+    rng = np.random.default_rng(8)
+    size = 2 * FROM_OUTPUT_BLOCK + 7
+    z = (3 * rng.standard_normal(size)).astype(dtype)
+    z[:8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, np.nan]
+    z[FROM_OUTPUT_BLOCK + 3] = np.nan  # in the second block only
+    z = z.reshape(1, size)
+    grad = rng.standard_normal(z.shape).astype(dtype)
+    grad[0, 5:10] = [np.nan, -np.inf, np.inf, -0.0, np.nan]
+    from_output = activation.reads_derivative_from_output
+    with np.errstate(all="ignore"):
+        a, dphi = activation.forward_and_derivative(z, need_derivative=not from_output)
+    kept = a if from_output else dphi
+    before = np.array(kept, copy=True)
+    expected = activation.grad_preact(grad, kept, from_output)
+    assert not np.shares_memory(expected, grad)
+    work = grad.copy()
+    got = activation.grad_preact(work, kept, from_output, overwrite_grad=True)
+    assert got is work
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    np.testing.assert_array_equal(kept, before)
+    # Not into a buffer it may not write, nor one of the wrong layout or dtype.
+    frozen = grad.copy()
+    frozen.flags.writeable = False
+    strided = np.asfortranarray(np.repeat(grad, 2, axis=0))[:1]
+    for other in (frozen, strided, grad.astype(np.float16)):
+        result = activation.grad_preact(other, kept, from_output, overwrite_grad=True)
+        assert not np.shares_memory(result, other)
+        np.testing.assert_array_equal(result, activation.grad_preact(other, kept, from_output))
 
 
 def test_the_activations_whose_derivative_is_read_from_the_output() -> None:

@@ -58,7 +58,7 @@ def forward_backward(
     layer: Layer, params: Parameters, x: np.ndarray, grad: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     (out, saved), forward_steps = drive(layer.forward(x, params, True))
-    grad_x, backward_steps = drive(layer.backward(grad, params, saved, True))
+    grad_x, backward_steps = drive(layer.backward(grad.copy(), params, saved, True))
     return out, grad_x, forward_steps + backward_steps
 
 

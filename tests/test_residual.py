@@ -59,7 +59,7 @@ def forward_backward(network, params, x, g):
     except StopIteration as stop:
         out, saved = stop.value
     grads = {}
-    run_b = root.backward(g, params, saved, True)
+    run_b = root.backward(g.copy(), params, saved, True)  # backward may overwrite g
     try:
         while True:
             step = next(run_b)
@@ -179,6 +179,57 @@ def test_matches_a_torch_residual_module():
     np.testing.assert_allclose(
         grads["res3.conv2d2"][1], model[3].body[3].bias.grad.numpy(), rtol=1e-9, atol=1e-12
     )
+
+
+def test_a_nonlinear_shortcut_does_not_corrupt_the_branch_gradient():
+    """Backward may overwrite the gradient it is given (Layer.backward): a shortcut with an
+    activation writes dL/dz into it, so the block must scale the branch's gradient first.
+    Against PyTorch in float64; the caller's output gradient is left as it was."""
+    torch = pytest.importorskip("torch")
+    network = build_network(
+        spec_of(
+            """
+            input: {shape: [6]}
+            layers:
+              - type: residual
+                scale: 0.5
+                shortcut: {type: dense, units: 5, activation: tanh}
+                layers: [{type: dense, units: 5, activation: relu}]
+              - type: residual
+                shortcut: {type: dense, units: 4, activation: relu}
+                layers: [{type: dense, units: 4, activation: tanh}]
+            """
+        )
+    )
+    rng = np.random.default_rng(3)
+    params = sample_parameters(network, rng, np.float64)
+    x = rng.standard_normal((7, 6))
+    g = rng.standard_normal((7, 4))
+    g_before = g.copy()
+    grads = {
+        step.layer.name: step.grad_weight
+        for step in propagate(network, params, x, g)
+        if isinstance(step, BackwardStep)
+    }
+    np.testing.assert_array_equal(g, g_before)
+
+    def linear(name):
+        w, b = (torch.from_numpy(params.by_layer[name][k].copy()) for k in ("weight", "bias"))
+        w.requires_grad_()
+        return w, lambda h: h @ w.T + b
+
+    w1, body1 = linear("res1.dense1")
+    s1, short1 = linear("res1.shortcut")
+    w2, body2 = linear("res2.dense1")
+    s2, short2 = linear("res2.shortcut")
+    h = torch.from_numpy(x)
+    h = torch.tanh(short1(h)) + 0.5 * torch.relu(body1(h))
+    h = torch.relu(short2(h)) + torch.tanh(body2(h))
+    h.backward(torch.from_numpy(g))
+    expected = {"res1.dense1": w1, "res1.shortcut": s1, "res2.dense1": w2, "res2.shortcut": s2}
+    assert set(grads) == set(expected)
+    for name, weight in expected.items():
+        np.testing.assert_allclose(grads[name], weight.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
 def test_block_steps_and_skipinit():

@@ -325,7 +325,10 @@ class Layer:
         self, grad: Array, params: AllParameters, saved: Any, need_grad_x: bool
     ) -> Backward:
         """Yield the steps of the reporting layers; return dL/d(input) (None when not
-        ``need_grad_x``: the first layer saves the product)."""
+        ``need_grad_x``: the first layer saves the product).
+
+        ``grad`` is the callee's: backward may overwrite it (dL/dz takes dL/dphi's buffer),
+        so a caller that still needs it passes a copy. ``saved`` is consumed: call once."""
         raise NotImplementedError
         yield  # pragma: no cover
 

@@ -200,7 +200,9 @@ class NormLayer(Layer):
         xhat, inv, kept, from_output = saved
         del saved
         assert self.activation is not None
-        grad_z = self.activation.grad_preact(grad.reshape(xhat.shape), kept, from_output)
+        grad_z = self.activation.grad_preact(
+            grad.reshape(xhat.shape), kept, from_output, overwrite_grad=True
+        )
         del kept, grad
         own = params.of(self)
         gamma = own["weight"]

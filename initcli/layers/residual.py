@@ -120,12 +120,14 @@ class ResidualLayer(Layer):
         saved_branch, saved_shortcut = saved
         del saved
         yield BlockBackwardStep(self, grad)
+        # The branch's gradient first: the shortcut's backward may overwrite grad.
+        grad_branch = grad * grad.dtype.type(self.scale)
         grad_shortcut: Array | None = grad
         if self.shortcut is not None:
             grad_shortcut = yield from self.shortcut.backward(
                 grad, params, saved_shortcut, need_grad_x
             )
-        grad_branch = grad * grad.dtype.type(self.scale)
+        del grad
         grad_x = yield from self.body.backward(grad_branch, params, saved_branch, need_grad_x)
         del grad_branch, saved_branch
         if not need_grad_x:

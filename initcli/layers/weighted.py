@@ -126,7 +126,9 @@ class WeightedLayer(Layer):
         x_in, kept, from_output = saved
         del saved
         assert self.activation is not None
-        grad_z = self.activation.grad_preact(grad.reshape(kept.shape), kept, from_output)
+        grad_z = self.activation.grad_preact(
+            grad.reshape(kept.shape), kept, from_output, overwrite_grad=True
+        )
         del kept, grad
         own = params.of(self)
         grad_x, grad_weight = self.linear_backward(
