@@ -315,7 +315,7 @@ def memory_child(recipe: dict[str, Any], mode: str) -> dict[str, Any]:
         twin = cases.torch_twin(prep, threads)
         twin.step()
     else:
-        cases.propagate_with_stats(prep)
+        cases.propagate_with_stats(prep, consume_grad=True)
     peak = peak_rss()
     itemsize = prep.inputs.itemsize
     return {

@@ -149,7 +149,8 @@ def run_experiment(
         output_grad = rng.standard_normal(output_shape, dtype=dtype)
         output_grad_var = moments(output_grad).var
     collector = StatsCollector(keep_samples=options.keep_samples)
-    for step in propagate(network, params, inputs, output_grad):
+    # G is not read again (its variance is taken above): backward may write into it.
+    for step in propagate(network, params, inputs, output_grad, overwrite_output_grad=True):
         collector.add(step)
         del step  # else the loop variable keeps this step's tensors alive through the next
         if on_step is not None:

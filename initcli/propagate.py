@@ -112,19 +112,23 @@ def propagate(
     params: Parameters,
     inputs: np.ndarray,
     output_grad: np.ndarray | None,
+    *,
+    overwrite_output_grad: bool = False,
 ) -> Iterator[Step]:
     """Forward ``inputs`` through ``network``; then, if ``output_grad`` is given, backward.
 
-    ``output_grad`` is dL/d(output) and must have the network output's shape. Overflow to
-    inf and NaN propagate silently (the statistics find where they first appear).
+    ``output_grad`` is dL/d(output) and must have the network output's shape. Backward
+    overwrites the gradient it is given (:meth:`Layer.backward`), so ``output_grad`` is
+    copied first unless ``overwrite_output_grad`` hands it over (its values are then lost),
+    which spares a tensor of the output's size at backward's peak. Overflow to inf and NaN
+    propagate silently (the statistics find where they first appear).
     """
     root = network.root
     with np.errstate(all="ignore"):
         output, saved = yield from root.forward(inputs, params, output_grad is not None)
         if output_grad is None:
             return
-        # A copy: backward overwrites the gradient it is given (Layer.backward).
-        grad = np.array(output_grad, copy=True).reshape(output.shape)
+        grad = np.array(output_grad, copy=not overwrite_output_grad).reshape(output.shape)
         del output
         yield from root.backward(grad, params, saved, False)
 

@@ -232,6 +232,34 @@ def test_a_nonlinear_shortcut_does_not_corrupt_the_branch_gradient():
         np.testing.assert_allclose(grads[name], weight.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+def test_handing_the_output_gradient_over_changes_no_statistic():
+    """propagate copies G unless told it may overwrite it (run_experiment does): the same
+    gradients either way, and only the hand-over writes into the caller's array."""
+    network = build_network(spec_of(CONV_NET))
+    rng = np.random.default_rng(4)
+    params = sample_parameters(network, rng, np.float32)
+    x = rng.standard_normal((4, 3, 8, 8), dtype=np.float32)
+    g = rng.standard_normal((4, *network.output_shape), dtype=np.float32)
+
+    def gradients(grad, overwrite):
+        steps = propagate(network, params, x, grad, overwrite_output_grad=overwrite)
+        return [
+            (s.layer.name, s.grad_preact.copy(), s.grad_weight)
+            for s in steps
+            if isinstance(s, BackwardStep)
+        ]
+
+    kept = g.copy()
+    copied = gradients(g, False)
+    np.testing.assert_array_equal(g, kept)
+    handed = gradients(g, True)
+    assert not np.array_equal(g, kept)  # the last layer's dL/dz took its buffer
+    assert [name for name, *_ in handed] == [name for name, *_ in copied]
+    for (_, dz, dw), (_, dz2, dw2) in zip(copied, handed, strict=True):
+        np.testing.assert_array_equal(dz, dz2)
+        np.testing.assert_array_equal(dw, dw2)
+
+
 def test_block_steps_and_skipinit():
     spec = spec_of(
         """
