@@ -199,25 +199,19 @@ class Timed:
     layers: list[LayerStats]
 
 
-def propagate_with_stats(
-    prep: Prepared, keep_samples: bool = True, consume_grad: bool = False
-) -> Timed:
+def propagate_with_stats(prep: Prepared, keep_samples: bool = True) -> Timed:
     """The timed loop of ``initcli run``; also the time spent in the collector alone.
 
     Written as ``run_experiment`` writes it, freeing each step before the generator computes
     the next (without the ``del``, cnn_relu b256's peak RSS read 182 against 167 MiB), and
-    handing backward a G it may overwrite: a copy of ``prep.output_grad`` made before the
-    clock starts, or with ``consume_grad`` (a run measured once, for its memory) that array
-    itself, whose values are then lost.
+    handing backward a G of its own when backward begins (``run_experiment`` draws it then;
+    here a copy of ``prep.output_grad``, which backward may overwrite).
     """
-    grad = prep.output_grad if consume_grad else prep.output_grad.copy()
     collector = StatsCollector(keep_samples=keep_samples)
     in_stats = 0.0
     clock = time.perf_counter
     start = clock()
-    steps = propagate(prep.network, prep.params, prep.inputs, grad, overwrite_output_grad=True)
-    del grad
-    for step in steps:
+    for step in propagate(prep.network, prep.params, prep.inputs, prep.output_grad.copy):
         before = clock()
         collector.add(step)
         in_stats += clock() - before

@@ -298,7 +298,9 @@ def bench_case(recipe: dict[str, Any], settings: Settings, threads: int) -> dict
 
 
 def memory_child(recipe: dict[str, Any], mode: str) -> dict[str, Any]:
-    """In a fresh process: peak RSS of sampling + one run, above the RSS after imports."""
+    """In a fresh process: peak RSS of sampling + one run, above the RSS after imports:
+    ``run_experiment`` itself (what ``initcli run`` does), or the PyTorch twin."""
+    from initcli.experiment import RunOptions, run_experiment
     from initcli.propagate import estimate_memory
 
     threads = blas_threads()  # OPENBLAS_NUM_THREADS from the parent (--threads)
@@ -310,14 +312,14 @@ def memory_child(recipe: dict[str, Any], mode: str) -> dict[str, Any]:
     network = build_network(case.spec)
     exact = reset_peak()
     baseline = rss()
-    prep = cases.prepare(case)
     if mode == "torch":
+        prep = cases.prepare(case)
         twin = cases.torch_twin(prep, threads)
         twin.step()
     else:
-        cases.propagate_with_stats(prep, consume_grad=True)
+        run_experiment(case.spec, RunOptions(batch=case.batch, dtype="float32"))
     peak = peak_rss()
-    itemsize = prep.inputs.itemsize
+    itemsize = np.dtype(np.float32).itemsize
     return {
         "mode": mode,
         "baseline_rss": baseline,

@@ -142,15 +142,19 @@ def run_experiment(
         network.input_shape, batch, spec.input_distribution, rng, dtype, spec.input_vocab
     )
     input_moments = moments(inputs)
-    output_grad = None
-    output_grad_var = None
-    if options.with_grad:
-        output_shape = (batch, *network.output_shape)
-        output_grad = rng.standard_normal(output_shape, dtype=dtype)
-        output_grad_var = moments(output_grad).var
+    output_grad_var: float | None = None
+
+    def draw_output_grad() -> np.ndarray:
+        # G ~ N(0, 1), drawn when backward begins rather than before forward (which draws
+        # nothing, so these are the same numbers), so that it is not alive through forward.
+        nonlocal output_grad_var
+        grad = rng.standard_normal((batch, *network.output_shape), dtype=dtype)
+        output_grad_var = moments(grad).var
+        return grad
+
     collector = StatsCollector(keep_samples=options.keep_samples)
-    # G is not read again (its variance is taken above): backward may write into it.
-    for step in propagate(network, params, inputs, output_grad, overwrite_output_grad=True):
+    output_grad = draw_output_grad if options.with_grad else None
+    for step in propagate(network, params, inputs, output_grad):
         collector.add(step)
         del step  # else the loop variable keeps this step's tensors alive through the next
         if on_step is not None:

@@ -21,7 +21,7 @@ run does.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,24 +111,30 @@ def propagate(
     network: Network,
     params: Parameters,
     inputs: np.ndarray,
-    output_grad: np.ndarray | None,
+    output_grad: np.ndarray | Callable[[], np.ndarray] | None,
     *,
     overwrite_output_grad: bool = False,
 ) -> Iterator[Step]:
     """Forward ``inputs`` through ``network``; then, if ``output_grad`` is given, backward.
 
-    ``output_grad`` is dL/d(output) and must have the network output's shape. Backward
-    overwrites the gradient it is given (:meth:`Layer.backward`), so ``output_grad`` is
-    copied first unless ``overwrite_output_grad`` hands it over (its values are then lost),
-    which spares a tensor of the output's size at backward's peak. Overflow to inf and NaN
-    propagate silently (the statistics find where they first appear).
+    ``output_grad`` is dL/d(output), of the network output's shape, or a function that
+    returns it, called when backward begins: G is then not alive through forward, whose
+    last layer holds z and phi(z) at once (conv2d 8x64ch: the run's peak). Backward
+    overwrites the gradient it is given (:meth:`Layer.backward`), so an array is copied
+    first unless ``overwrite_output_grad`` hands it over (its values are then lost); what
+    the function returns is handed over. Overflow to inf and NaN propagate silently (the
+    statistics find where they first appear).
     """
     root = network.root
     with np.errstate(all="ignore"):
         output, saved = yield from root.forward(inputs, params, output_grad is not None)
         if output_grad is None:
             return
-        grad = np.array(output_grad, copy=not overwrite_output_grad).reshape(output.shape)
+        if callable(output_grad):
+            grad = output_grad()
+        else:
+            grad = np.array(output_grad, copy=not overwrite_output_grad)
+        grad = grad.reshape(output.shape)
         del output
         yield from root.backward(grad, params, saved, False)
 

@@ -233,8 +233,9 @@ def test_a_nonlinear_shortcut_does_not_corrupt_the_branch_gradient():
 
 
 def test_handing_the_output_gradient_over_changes_no_statistic():
-    """propagate copies G unless told it may overwrite it (run_experiment does): the same
-    gradients either way, and only the hand-over writes into the caller's array."""
+    """propagate copies G unless told it may overwrite it, or takes it from a function when
+    backward begins (run_experiment does): the same gradients each way, and only the
+    hand-over writes into the caller's array."""
     network = build_network(spec_of(CONV_NET))
     rng = np.random.default_rng(4)
     params = sample_parameters(network, rng, np.float32)
@@ -254,10 +255,26 @@ def test_handing_the_output_gradient_over_changes_no_statistic():
     np.testing.assert_array_equal(g, kept)
     handed = gradients(g, True)
     assert not np.array_equal(g, kept)  # the last layer's dL/dz took its buffer
-    assert [name for name, *_ in handed] == [name for name, *_ in copied]
-    for (_, dz, dw), (_, dz2, dw2) in zip(copied, handed, strict=True):
-        np.testing.assert_array_equal(dz, dz2)
-        np.testing.assert_array_equal(dw, dw2)
+    # G from a function: called once, when backward begins (after every forward step)
+    seen: list[int] = []
+    forward_steps: list[int] = []
+
+    def draw():
+        seen.append(len(forward_steps))
+        return kept.copy()
+
+    drawn = []
+    for step in propagate(network, params, x, draw):
+        if isinstance(step, ForwardStep):
+            forward_steps.append(1)
+        if isinstance(step, BackwardStep):
+            drawn.append((step.layer.name, step.grad_preact.copy(), step.grad_weight))
+    assert seen == [len(forward_steps)] and forward_steps
+    for other in (handed, drawn):
+        assert [name for name, *_ in other] == [name for name, *_ in copied]
+        for (_, dz, dw), (_, dz2, dw2) in zip(copied, other, strict=True):
+            np.testing.assert_array_equal(dz, dz2)
+            np.testing.assert_array_equal(dw, dw2)
 
 
 def test_block_steps_and_skipinit():
