@@ -172,9 +172,11 @@ def backward(
     batch = x.shape[0]
     x4 = x.reshape(batch, p.channels, *p.size)
     gz4 = grad_z.reshape(batch, p.filters, *p.out)
+    # dL/dx first: it then takes the block phi(z) of the layer before just freed (the same
+    # size, in a 64-channel stack), which a smaller buffer taken first would split.
+    grad_x = np.empty_like(x) if need_grad_x else None
     taps = _taps(weight, p)
     dtaps = np.zeros_like(taps)
-    grad_x = np.empty_like(x) if need_grad_x else None
     gx4 = None if grad_x is None else grad_x.reshape(x4.shape)
     if shares is not None and shares.shared and gx4 is not None:
         weights = partial(_backward_examples, x4, gz4, taps, p, gemm, dtaps, None, slice(0, batch))
