@@ -638,18 +638,21 @@ class Activation:
         """
         if kept is None:
             return grad
-        into = (
-            overwrite_grad
-            and grad.flags.writeable
-            and grad.flags.c_contiguous
-            and grad.dtype == np.result_type(grad, kept)
-        )
+        writable = overwrite_grad and grad.flags.writeable and grad.flags.c_contiguous
         if kept_is_output:
-            if into and kept.flags.c_contiguous and kept.shape == grad.shape:
+            # the product has phi(z)'s dtype and shape
+            same = kept.shape == grad.shape and kept.dtype == grad.dtype
+            if writable and same and kept.flags.c_contiguous:
                 return self._grad_from_output_into(grad, kept)
             product = self.derivative_from_output(kept)
             product *= grad
             return product
+        # the product has the broadcast shape and the promoted dtype
+        into = (
+            writable
+            and grad.dtype == np.result_type(grad, kept)
+            and np.broadcast_shapes(grad.shape, kept.shape) == grad.shape
+        )
         return np.multiply(grad, kept, out=grad) if into else grad * kept
 
     def _grad_from_output_into(self, grad: np.ndarray, output: np.ndarray) -> np.ndarray:
@@ -659,10 +662,11 @@ class Activation:
         with np.errstate(all="ignore"):
             for start in range(0, flat_grad.size, FROM_OUTPUT_BLOCK):
                 part = slice(start, start + FROM_OUTPUT_BLOCK)
-                # phi' * grad, as the whole-tensor product (IEEE products commute)
-                flat_grad[part] *= rule(flat_output[part], self.params).astype(
-                    grad.dtype, copy=False
-                )
+                block = flat_grad[part]
+                # phi' first, as in the allocating product: where both are NaN, x86 keeps
+                # the first operand's NaN (sign and payload)
+                derivative = rule(flat_output[part], self.params).astype(grad.dtype, copy=False)
+                np.multiply(derivative, block, out=block)
         return grad
 
     def forward_and_derivative(

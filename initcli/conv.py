@@ -407,8 +407,8 @@ def conv_backward(
     batch, filters = x.shape[0], weight.shape[0]
     rows = math.prod(weight.shape[1:])
     n = _chunk(batch, rows * math.prod(out) * x.itemsize, budget)
-    # dL/dx before the workspace, so that it can take the block of its size just freed (see
-    # conv_implicit.backward)
+    # dL/dx before the workspace, so that it can take a freed block of its size before a
+    # smaller buffer splits it (see conv_implicit.backward)
     grad_x = np.empty_like(x) if need_grad_x else None
     work = _Workspace(x, weight.shape, out, pads, n)
     w2 = weight.reshape(filters, rows)

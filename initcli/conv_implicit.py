@@ -172,8 +172,8 @@ def backward(
     batch = x.shape[0]
     x4 = x.reshape(batch, p.channels, *p.size)
     gz4 = grad_z.reshape(batch, p.filters, *p.out)
-    # dL/dx first: it then takes the block phi(z) of the layer before just freed (the same
-    # size, in a 64-channel stack), which a smaller buffer taken first would split.
+    # dL/dx first: it can then take the block this layer's phi(z) has just freed (as large
+    # as x in a stack of equal widths) before a smaller buffer splits it.
     grad_x = np.empty_like(x) if need_grad_x else None
     taps = _taps(weight, p)
     dtaps = np.zeros_like(taps)

@@ -6,7 +6,8 @@ from last to first) and keeps only what the backward pass needs. The walk itself
 layers' own: each built layer (:mod:`initcli.layers`) runs forward returning what its
 backward needs and yields its steps; composites run their children. A consumer
 (``initcli.stats``) reduces every step to numbers before asking for the next, so a step's
-tensors are freed as soon as propagation moves on.
+tensors are freed as soon as propagation moves on (and backward may reuse their buffers:
+a step is valid only until the next one, see :func:`propagate`).
 
 Memory floor (what backward cannot do without): all parameters, and what each layer keeps
 for backward (a weighted layer: its input activation and phi'(z), two tensors of the
@@ -112,28 +113,26 @@ def propagate(
     params: Parameters,
     inputs: np.ndarray,
     output_grad: np.ndarray | Callable[[], np.ndarray] | None,
-    *,
-    overwrite_output_grad: bool = False,
 ) -> Iterator[Step]:
     """Forward ``inputs`` through ``network``; then, if ``output_grad`` is given, backward.
 
     ``output_grad`` is dL/d(output), of the network output's shape, or a function that
-    returns it, called when backward begins: G is then not alive through forward, whose
-    last layer holds z and phi(z) at once (conv2d 8x64ch: the run's peak). Backward
-    overwrites the gradient it is given (:meth:`Layer.backward`), so an array is copied
-    first unless ``overwrite_output_grad`` hands it over (its values are then lost); what
-    the function returns is handed over. Overflow to inf and NaN propagate silently (the
-    statistics find where they first appear).
+    returns it, called once when backward begins: G is then not alive through forward,
+    whose last layer holds z and phi(z) at once (conv2d 8x64ch: the run's peak). Backward
+    overwrites the gradient it is given (:meth:`Layer.backward`): an array is copied first,
+    what the function returns is handed over.
+
+    A step's arrays are valid until the next step is asked for: backward reuses gradient
+    buffers (a residual block's incoming gradient becomes its shortcut's dL/dz), so a
+    consumer reduces each step, or copies what it keeps, before it moves on. Overflow to
+    inf and NaN propagate silently (the statistics find where they first appear).
     """
     root = network.root
     with np.errstate(all="ignore"):
         output, saved = yield from root.forward(inputs, params, output_grad is not None)
         if output_grad is None:
             return
-        if callable(output_grad):
-            grad = output_grad()
-        else:
-            grad = np.array(output_grad, copy=not overwrite_output_grad)
+        grad = output_grad() if callable(output_grad) else np.array(output_grad, copy=True)
         grad = grad.reshape(output.shape)
         del output
         yield from root.backward(grad, params, saved, False)

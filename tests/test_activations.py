@@ -393,38 +393,54 @@ def test_grad_preact_into_the_gradient_is_the_allocating_product_bit_for_bit(
     spec: str, dtype: Any
 ) -> None:
     """A layer's backward owns dL/dphi and lets dL/dz take its buffer: the same bits as the
-    product into a new array, over several of the blocks phi'(phi(z)) is read in, with
-    NaN, infinities, signed zeros and NaN gradients; what was kept is left as it was."""
+    product into a new array (NaN signs included, where both operands are NaN), over several
+    of the blocks phi'(phi(z)) is read in, with infinities and signed zeros; what was kept is
+    left as it was; and the product's dtype and shape decide whether the buffer can take it."""
     activation = act(spec)
     rng = np.random.default_rng(8)
     size = 2 * FROM_OUTPUT_BLOCK + 7
+    minus_nan = np.copysign(np.nan, -1.0)
     z = (3 * rng.standard_normal(size)).astype(dtype)
-    z[:8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, np.nan]
+    z[:8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, minus_nan]
     z[FROM_OUTPUT_BLOCK + 3] = np.nan  # in the second block only
     z = z.reshape(1, size)
     grad = rng.standard_normal(z.shape).astype(dtype)
-    grad[0, 5:10] = [np.nan, -np.inf, np.inf, -0.0, np.nan]
+    grad[0, :10] = [minus_nan, 1.0, 2.0, 3.0, 4.0, np.nan, -np.inf, np.inf, np.nan, -0.0]
+    grad[0, FROM_OUTPUT_BLOCK + 3] = minus_nan
     from_output = activation.reads_derivative_from_output
     with np.errstate(all="ignore"):
         a, dphi = activation.forward_and_derivative(z, need_derivative=not from_output)
     kept = a if from_output else dphi
     before = np.array(kept, copy=True)
+
+    def same_bits(got: np.ndarray, expected: np.ndarray) -> None:
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes()
+
     expected = activation.grad_preact(grad, kept, from_output)
     assert not np.shares_memory(expected, grad)
     work = grad.copy()
     got = activation.grad_preact(work, kept, from_output, overwrite_grad=True)
     assert got is work
-    np.testing.assert_array_equal(got, expected)
-    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    same_bits(got, expected)
     np.testing.assert_array_equal(kept, before)
-    # Not into a buffer it may not write, nor one of the wrong layout or dtype.
+    # A wider gradient: the product is float64 for phi'(z) * dL/dphi, phi(z)'s dtype when
+    # phi' is read from phi(z) (as before the buffer was reused).
+    wide = grad.astype(np.float64)
+    wide_expected = activation.grad_preact(wide, kept, from_output)
+    wide_got = activation.grad_preact(wide.copy(), kept, from_output, overwrite_grad=True)
+    same_bits(wide_got, wide_expected)
+    # Not into a buffer it may not write, of the wrong layout, a narrower dtype or a
+    # smaller shape (the product broadcasts to phi's).
     frozen = grad.copy()
     frozen.flags.writeable = False
     strided = np.asfortranarray(np.repeat(grad, 2, axis=0))[:1]
-    for other in (frozen, strided, grad.astype(np.float16)):
+    for other in (frozen, strided, grad.astype(np.float16), grad.reshape(-1).copy()):
+        untouched = other.copy()
         result = activation.grad_preact(other, kept, from_output, overwrite_grad=True)
         assert not np.shares_memory(result, other)
-        np.testing.assert_array_equal(result, activation.grad_preact(other, kept, from_output))
+        same_bits(result, activation.grad_preact(other, kept, from_output))
+        assert other.tobytes() == untouched.tobytes()
 
 
 def test_the_activations_whose_derivative_is_read_from_the_output() -> None:

@@ -290,3 +290,32 @@ def test_memory_estimate_counts_what_backward_keeps(layer: str, kept: int) -> No
     assert net.layers[1].saved_elements(3) == kept
     extra = estimate_memory(net, 3, 4, True) - estimate_memory(plain, 3, 4, True)
     assert extra >= (kept + net.layers[1].parameter_count()) * 4  # kept tensors, gamma, beta
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        *(f"{{type: {kind}, activation: {a}}}" for kind in KINDS for a in ("relu", "tanh")),
+        "{type: dense, units: 6, activation: relu}",
+        "{type: dense, units: 6, activation: tanh}",
+    ],
+)
+def test_backward_writes_dl_dz_into_the_gradient_it_is_given(layer: str) -> None:
+    """Layer.backward owns its gradient: dL/dz takes dL/dphi's buffer, so no tensor of the
+    layer's size is allocated for it (the values are checked against finite differences
+    and PyTorch above)."""
+    net, built = single([3, 6], layer)
+    params = params_for(net)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3, 6))
+    grad = rng.standard_normal((4, *built.out_shape))
+    forward = built.forward(x, params, True)
+    try:
+        while True:
+            next(forward)
+    except StopIteration as stop:
+        _, saved = stop.value
+    given = grad.copy()
+    steps = list(built.backward(given, params, saved, True))
+    (step,) = [s for s in steps if isinstance(s, BackwardStep)]
+    assert np.shares_memory(step.grad_preact, given)

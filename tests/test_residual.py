@@ -232,49 +232,43 @@ def test_a_nonlinear_shortcut_does_not_corrupt_the_branch_gradient():
         np.testing.assert_allclose(grads[name], weight.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
-def test_handing_the_output_gradient_over_changes_no_statistic():
-    """propagate copies G unless told it may overwrite it, or takes it from a function when
-    backward begins (run_experiment does): the same gradients each way, and only the
-    hand-over writes into the caller's array."""
+def test_the_output_gradient_is_copied_or_drawn_when_backward_begins():
+    """propagate copies a G array (backward overwrites the gradient it is given), or takes
+    G from a function called once when backward begins (run_experiment does): the same
+    gradients either way, the caller's array left as it was, the drawn one written into."""
     network = build_network(spec_of(CONV_NET))
     rng = np.random.default_rng(4)
     params = sample_parameters(network, rng, np.float32)
     x = rng.standard_normal((4, 3, 8, 8), dtype=np.float32)
     g = rng.standard_normal((4, *network.output_shape), dtype=np.float32)
-
-    def gradients(grad, overwrite):
-        steps = propagate(network, params, x, grad, overwrite_output_grad=overwrite)
-        return [
-            (s.layer.name, s.grad_preact.copy(), s.grad_weight)
-            for s in steps
-            if isinstance(s, BackwardStep)
-        ]
-
     kept = g.copy()
-    copied = gradients(g, False)
-    np.testing.assert_array_equal(g, kept)
-    handed = gradients(g, True)
-    assert not np.array_equal(g, kept)  # the last layer's dL/dz took its buffer
-    # G from a function: called once, when backward begins (after every forward step)
-    seen: list[int] = []
+    calls: list[int] = []
     forward_steps: list[int] = []
+    handed: list[np.ndarray] = []
 
     def draw():
-        seen.append(len(forward_steps))
-        return kept.copy()
+        calls.append(len(forward_steps))
+        handed.append(kept.copy())
+        return handed[-1]
 
-    drawn = []
-    for step in propagate(network, params, x, draw):
-        if isinstance(step, ForwardStep):
-            forward_steps.append(1)
-        if isinstance(step, BackwardStep):
-            drawn.append((step.layer.name, step.grad_preact.copy(), step.grad_weight))
-    assert seen == [len(forward_steps)] and forward_steps
-    for other in (handed, drawn):
-        assert [name for name, *_ in other] == [name for name, *_ in copied]
-        for (_, dz, dw), (_, dz2, dw2) in zip(copied, other, strict=True):
-            np.testing.assert_array_equal(dz, dz2)
-            np.testing.assert_array_equal(dw, dw2)
+    def gradients(grad):
+        found = []
+        for step in propagate(network, params, x, grad):
+            if isinstance(step, ForwardStep) and grad is draw:
+                forward_steps.append(1)
+            if isinstance(step, BackwardStep):
+                found.append((step.layer.name, step.grad_preact.copy(), step.grad_weight))
+        return found
+
+    copied = gradients(g)
+    np.testing.assert_array_equal(g, kept)
+    drawn = gradients(draw)
+    assert calls == [len(forward_steps)] and forward_steps  # once, after every forward step
+    assert not np.array_equal(handed[0], kept)  # the last layer's dL/dz took its buffer
+    assert [name for name, *_ in drawn] == [name for name, *_ in copied]
+    for (_, dz, dw), (_, dz2, dw2) in zip(copied, drawn, strict=True):
+        np.testing.assert_array_equal(dz, dz2)
+        np.testing.assert_array_equal(dw, dw2)
 
 
 def test_block_steps_and_skipinit():

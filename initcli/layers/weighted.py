@@ -158,12 +158,13 @@ class WeightedLayer(Layer):
         return 0
 
     def transient_bytes(self, batch: int, itemsize: int, previous: int) -> int:
-        # z, phi(z) and phi'(z) (or dL/dz), two input-sized gradients, dL/dW, and the
-        # linear part's workspace (a convolution's column matrix for one chunk).
+        # Beyond what the layers keep (saved_elements): forward's z and phi(z); backward's
+        # dL/dz (in dL/dphi's buffer, Activation.grad_preact), two input-sized gradients and
+        # dL/dW; and the linear part's workspace (a convolution's column matrix for one chunk).
         out = batch * math.prod(self.out_shape)
         inp = batch * math.prod(self.in_shape)
         n_weight = math.prod(self.weight_shape)
-        return (3 * out + 2 * max(inp, previous) + n_weight) * itemsize + self.workspace_bytes(
+        return (2 * out + 2 * max(inp, previous) + n_weight) * itemsize + self.workspace_bytes(
             batch, itemsize
         )
 
