@@ -17,6 +17,16 @@ def network(yaml_text: str, name: str = "t.yaml") -> Network:
     return build_network(load_spec_text(yaml_text, name, Path(name).stem))
 
 
+def drive(generator: Any) -> tuple[Any, list[Any]]:
+    """Run a layer's forward or backward generator: its return value and its steps."""
+    steps = []
+    try:
+        while True:
+            steps.append(next(generator))
+    except StopIteration as stop:
+        return stop.value, steps
+
+
 def single(input_shape: list[int], layer: str) -> tuple[Network, Layer]:
     """A network of one layer (given as a YAML flow mapping) on ``input_shape``."""
     net = network(f"input: {{shape: {input_shape}}}\nlayers:\n  - {layer}\n")

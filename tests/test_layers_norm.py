@@ -16,7 +16,7 @@ from initcli.layers.base import BackwardStep, ForwardStep
 from initcli.network_spec import load_spec_text
 from initcli.network_theory import predict_network
 from initcli.propagate import estimate_memory
-from tests.layer_helpers import finite_difference, output, params_for, run, single
+from tests.layer_helpers import drive, finite_difference, output, params_for, run, single
 
 SHAPES = [[6], [3, 5], [2, 3, 4]]
 KINDS = ["batchnorm", "layernorm", "rmsnorm"]
@@ -309,13 +309,8 @@ def test_backward_writes_dl_dz_into_the_gradient_it_is_given(layer: str) -> None
     rng = np.random.default_rng(2)
     x = rng.standard_normal((4, 3, 6))
     grad = rng.standard_normal((4, *built.out_shape))
-    forward = built.forward(x, params, True)
-    try:
-        while True:
-            next(forward)
-    except StopIteration as stop:
-        _, saved = stop.value
+    (_, saved), _ = drive(built.forward(x, params, True))
     given = grad.copy()
-    steps = list(built.backward(given, params, saved, True))
+    _, steps = drive(built.backward(given, params, saved, True))
     (step,) = [s for s in steps if isinstance(s, BackwardStep)]
     assert np.shares_memory(step.grad_preact, given)
