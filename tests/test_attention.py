@@ -17,19 +17,11 @@ from initcli.network import Network, build_network
 from initcli.network_spec import load_spec_text
 from initcli.propagate import Parameters, propagate, sample_input, sample_parameters
 from initcli.stats import StatsCollector
+from tests.layer_helpers import drive
 
 
 def network(text: str) -> Network:
     return build_network(load_spec_text(text, "t.yaml", "t"))
-
-
-def drive(gen: Any) -> tuple[Any, list[Any]]:
-    steps = []
-    try:
-        while True:
-            steps.append(next(gen))
-    except StopIteration as stop:
-        return stop.value, steps
 
 
 def attention_net(
