@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from initcli.blas import bundled_openblas
+from initcli.blas import bundled_openblas, set_openblas_threads
 
 
 @dataclass
@@ -104,16 +104,7 @@ def blas_threads() -> int:
 
 def set_blas_threads(threads: int) -> bool:
     """Set the bundled OpenBLAS's thread count in this process; False if it cannot."""
-    lib = bundled_openblas()
-    setter = (
-        None
-        if lib is None
-        else _symbol(lib, "scipy_openblas_set_num_threads64_", "openblas_set_num_threads")
-    )
-    if setter is None:
-        return False
-    setter(ctypes.c_int(threads))
-    return True
+    return set_openblas_threads(bundled_openblas(), threads)
 
 
 def _cpu_model() -> str | None:

@@ -76,21 +76,31 @@ def openblas_threads(library: ctypes.CDLL | None) -> int:
     return max(1, int(getter()))
 
 
+def set_openblas_threads(library: ctypes.CDLL | None, threads: int) -> bool:
+    """Let numpy's bundled OpenBLAS use ``threads`` threads from now on (process-wide, as
+    threadpoolctl's limit, which calls the same function); False without that library."""
+    setter = (
+        None if library is None else getattr(library, "scipy_openblas_set_num_threads64_", None)
+    )
+    if setter is None:
+        return False
+    setter.argtypes = [ctypes.c_int]
+    setter(threads)
+    return True
+
+
 @contextmanager
 def openblas_limited(library: ctypes.CDLL, threads: int) -> Iterator[None]:
     """Let numpy's bundled OpenBLAS use ``threads`` threads inside the block, then restore
-    the count it had (process-wide, as threadpoolctl's limit, which calls the same function).
+    the count it had.
 
     For callers that run their own threads, each making small GEMMs: OpenBLAS would
     otherwise share every call among its own threads as well."""
-    setter = getattr(library, "scipy_openblas_set_num_threads64_", None)
     before = openblas_threads(library)
-    if setter is None or before == threads:
+    if before == threads or not set_openblas_threads(library, threads):
         yield
         return
-    setter.argtypes = [ctypes.c_int]
-    setter(threads)
     try:
         yield
     finally:
-        setter(before)
+        set_openblas_threads(library, before)
