@@ -74,18 +74,45 @@ class Helper:
         self._sent = False
         self._pending: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # not forked
         self._calls_fd: int | None = None
+        self._prepared_fd: int | None = None  # the child writes one byte once prepared
+        self._prepared = not fork
         if fork:
             calls_read, calls_write = os.pipe()
+            prepared_read, prepared_write = os.pipe()
             _widen(calls_write)
             try:
-                self._child = _fork(_serve_one_call(prepare, calls_read), (calls_write,))
+                job = _serve_one_call(prepare, calls_read, prepared_write)
+                self._child = _fork(job, (calls_write, prepared_read))
+            except BaseException:
+                os.close(prepared_read)
+                raise
             finally:
                 os.close(calls_read)
+                os.close(prepared_write)
             self._calls_fd = calls_write
+            self._prepared_fd = prepared_read
 
     @property
     def forked(self) -> bool:
         return self._child is not None
+
+    def prepared(self) -> bool:
+        """Whether the child has finished ``prepare`` (or has gone: a failed ``prepare``
+        is said by :meth:`receive`); True when no child was forked. Never waits."""
+        if self._prepared or self._prepared_fd is None:
+            return True
+        import select
+
+        readable, _, _ = select.select([self._prepared_fd], [], [], 0)
+        if readable:  # its byte, or end of file when the child has left
+            self._close_prepared()
+        return self._prepared
+
+    def _close_prepared(self) -> None:
+        self._prepared = True
+        if self._prepared_fd is not None:
+            os.close(self._prepared_fd)
+            self._prepared_fd = None
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in the child (``function`` and ``args`` are pickled: a module-
@@ -129,6 +156,7 @@ class Helper:
             if self._calls_fd is not None:
                 os.close(self._calls_fd)
                 self._calls_fd = None
+            self._close_prepared()
             status = 0
             if self._child is not None:
                 pid, read_fd = self._child
@@ -152,9 +180,16 @@ def _widen(pipe_fd: int) -> None:
         fcntl.fcntl(pipe_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
-def _serve_one_call(prepare: Callable[[], None], calls_fd: int) -> Callable[[], Any]:
+def _serve_one_call(
+    prepare: Callable[[], None], calls_fd: int, prepared_fd: int
+) -> Callable[[], Any]:
     def serve() -> Any:
-        prepare()
+        try:
+            prepare()
+            with suppress(OSError):  # the parent has stopped listening: nothing to tell
+                os.write(prepared_fd, b"p")
+        finally:
+            os.close(prepared_fd)  # end of file for the parent, also when prepare failed
         data = _read_all(calls_fd)
         if not data:  # the parent went on without calling
             return None

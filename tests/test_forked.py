@@ -134,6 +134,49 @@ def test_a_helper_whose_prepare_failed_says_why_when_called() -> None:
         helper.call(_pid)
 
 
+def _wait_until(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_the_helper_says_when_it_has_prepared(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+
+    def prepare() -> None:
+        if not _wait_until(go.exists):
+            raise RuntimeError("the test never let prepare finish")
+
+    with helper_process(prepare) as helper:
+        assert not helper.prepared()
+        time.sleep(0.05)
+        assert not helper.prepared()  # asking again does not wait, nor lie
+        go.write_text("")
+        assert _wait_until(helper.prepared)
+        assert helper.prepared()  # stays so
+        assert helper.call(_square, 6) == 36
+
+
+def test_a_helper_whose_prepare_failed_counts_as_prepared() -> None:
+    """Nothing competes for the cores any more; the failure itself is said by receive()."""
+
+    def prepare() -> None:
+        raise ImportError("No module named 'matplotlib'")
+
+    with helper_process(prepare) as helper:
+        assert _wait_until(helper.prepared)
+        with pytest.raises(RuntimeError, match="matplotlib"):
+            helper.call(_pid)
+
+
+def test_a_disabled_helper_is_prepared_at_once() -> None:
+    with helper_process(lambda: time.sleep(60), enabled=False) as helper:
+        assert helper.prepared()
+
+
 def test_a_disabled_helper_calls_in_this_process() -> None:
     prepared: list[int] = []
     with helper_process(lambda: prepared.append(os.getpid()), enabled=False) as helper:
