@@ -104,3 +104,33 @@ def openblas_limited(library: ctypes.CDLL, threads: int) -> Iterator[None]:
         yield
     finally:
         set_openblas_threads(library, before)
+
+
+@contextmanager
+def openblas_limited_while(
+    library: ctypes.CDLL | None, threads: int, busy: Callable[[], bool]
+) -> Iterator[Callable[[], None]]:
+    """Let numpy's bundled OpenBLAS use at most ``threads`` threads while ``busy()`` (another
+    process of ours using a core), restoring its count once ``busy()`` is False: the block
+    gets a ``check`` to call between steps (cheap: it asks ``busy`` only while limited).
+
+    Why: ``initcli run`` forks a helper that imports matplotlib while the network runs.
+    Beside it, two OpenBLAS threads on two cores wait for each other at every GEMM: on
+    mlp_tanh the computation took 0.28-0.35 s instead of 0.11 s (0.15 s with one thread
+    until the helper is ready; the whole run 0.05-0.09 s faster, bench/RESULTS.md). The thread
+    count does not change a number: OpenBLAS splits the output of a GEMM between threads,
+    never its sums (the pins and `--json` are byte-identical on 1 and 2 threads)."""
+    before = openblas_threads(library)
+    limited = before > threads and busy() and set_openblas_threads(library, threads)
+
+    def check() -> None:
+        nonlocal limited
+        if limited and not busy():
+            set_openblas_threads(library, before)
+            limited = False
+
+    try:
+        yield check
+    finally:
+        if limited:
+            set_openblas_threads(library, before)

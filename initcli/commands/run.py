@@ -219,8 +219,20 @@ def run(
         spec = plan.jobs[0][0]
         with progress(wanted(as_json, plan.seconds)) as bar:
             if seeds == 1:
+                from initcli.blas import bundled_openblas, openblas_limited_while
+                from initcli.experiment import cores
+
                 bar.start(f"{spec.name}: layers", plan.layers * (1 if no_grad else 2))
-                (result,) = run_jobs(plan.jobs, seeds, on_step=bar.advance)
+                # a core left to the figure helper while it imports matplotlib
+                with openblas_limited_while(
+                    bundled_openblas(), max(1, cores() - 1), lambda: not figures.prepared()
+                ) as check:
+
+                    def step() -> None:
+                        check()
+                        bar.advance()
+
+                    (result,) = run_jobs(plan.jobs, seeds, on_step=step)
             else:
                 bar.start(f"{spec.name}: seeds", seeds)
                 (result,) = run_jobs(plan.jobs, seeds, on_draw=bar.advance)
