@@ -10,7 +10,8 @@ the caller keeps its numpy route.
 
 The same library's thread count is read and, for the length of a block, set here
 (:func:`openblas_threads`, :func:`openblas_limited`): a convolution call holds OpenBLAS to
-one thread and runs threads of its own (:mod:`initcli.sharing`).
+one thread and runs threads of its own (:mod:`initcli.sharing`); ``initcli run`` leaves a
+core to its figure helper while that imports matplotlib (:func:`openblas_limited_while`).
 """
 
 from __future__ import annotations
