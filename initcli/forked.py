@@ -83,8 +83,9 @@ class Helper:
             try:
                 job = _serve_one_call(prepare, calls_read, prepared_write)
                 self._child = _fork(job, (calls_write, prepared_read))
-            except BaseException:
+            except BaseException:  # no child: the parent's ends go too
                 os.close(prepared_read)
+                os.close(calls_write)
                 raise
             finally:
                 os.close(calls_read)

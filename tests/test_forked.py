@@ -271,3 +271,14 @@ def test_the_console_program_draws_the_same_figures_as_in_process(
     assert [p.name for p in here] == [p.name for p in forked]
     for a, b in zip(forked, here, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_a_fork_that_fails_leaves_no_pipe_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise OSError("fork: resource temporarily unavailable")
+
+    before = sorted(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.raises(OSError, match="fork"), helper_process(lambda: None):
+        pass
+    assert sorted(os.listdir("/proc/self/fd")) == before
