@@ -75,7 +75,6 @@ class Helper:
         self._pending: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # not forked
         self._calls_fd: int | None = None
         self._prepared_fd: int | None = None  # the child writes one byte once prepared
-        self._prepared = not fork
         if fork:
             calls_read, calls_write = os.pipe()
             prepared_read, prepared_write = os.pipe()
@@ -100,17 +99,16 @@ class Helper:
     def prepared(self) -> bool:
         """Whether the child has finished ``prepare`` (or has gone: a failed ``prepare``
         is said by :meth:`receive`); True when no child was forked. Never waits."""
-        if self._prepared or self._prepared_fd is None:
+        if self._prepared_fd is None:  # never forked, or already told
             return True
         import select
 
         readable, _, _ = select.select([self._prepared_fd], [], [], 0)
         if readable:  # its byte, or end of file when the child has left
             self._close_prepared()
-        return self._prepared
+        return self._prepared_fd is None
 
     def _close_prepared(self) -> None:
-        self._prepared = True
         if self._prepared_fd is not None:
             os.close(self._prepared_fd)
             self._prepared_fd = None
