@@ -92,19 +92,13 @@ def set_openblas_threads(library: ctypes.CDLL | None, threads: int) -> bool:
 
 @contextmanager
 def openblas_limited(library: ctypes.CDLL, threads: int) -> Iterator[None]:
-    """Let numpy's bundled OpenBLAS use ``threads`` threads inside the block, then restore
-    the count it had.
+    """Let numpy's bundled OpenBLAS use at most ``threads`` threads inside the block, then
+    restore the count it had.
 
     For callers that run their own threads, each making small GEMMs: OpenBLAS would
     otherwise share every call among its own threads as well."""
-    before = openblas_threads(library)
-    if before == threads or not set_openblas_threads(library, threads):
+    with openblas_limited_while(library, threads, lambda: True):
         yield
-        return
-    try:
-        yield
-    finally:
-        set_openblas_threads(library, before)
 
 
 @contextmanager
@@ -117,10 +111,11 @@ def openblas_limited_while(
 
     Why: ``initcli run`` forks a helper that imports matplotlib while the network runs.
     Beside it, two OpenBLAS threads on two cores wait for each other at every GEMM: on
-    mlp_tanh the computation took 0.28-0.35 s instead of 0.11 s (0.15 s with one thread
-    until the helper is ready; the whole run 0.05-0.09 s faster, bench/RESULTS.md). The thread
-    count does not change a number: OpenBLAS splits the output of a GEMM between threads,
-    never its sums (the pins and `--json` are byte-identical on 1 and 2 threads)."""
+    mlp_tanh the computation took 0.28-0.35 s instead of 0.11 s; with one thread until
+    the helper is ready, 0.15 s, and the plots' overhead went from +0.54-0.63 s to
+    +0.46-0.47 s (bench/RESULTS.md). The thread count does not change a number: OpenBLAS
+    splits the output of a GEMM between threads, never its sums (the pins and `--json` are
+    byte-identical on 1 and 2 threads)."""
     before = openblas_threads(library)
     limited = before > threads and busy() and set_openblas_threads(library, threads)
 
