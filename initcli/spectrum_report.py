@@ -98,15 +98,6 @@ def print_result(console: Console, result: SpectrumResult, layers: bool = True) 
 # --- the figure --------------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 PLOT_DECADES = 8.0  # the x axis spans at most this many decades below the largest s
 
 
@@ -126,8 +117,11 @@ def spectrum_figure(results: Sequence[SpectrumResult], title: str) -> Any:
     """Density of log10 s: a step histogram per result (weights = each value's share), the
     theoretical density (Fuss-Catalan) dashed, a point mass as a vertical line, and the
     theory's root-mean-square singular value as a dotted line."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(8, 5), layout="constrained")
+    from initcli.plots import new_figure
+
+    figure = new_figure(8, 5)
+    figure.set_layout_engine("constrained")
+    axis = figure.add_subplot()
     bins = _log_bins(results)
     widths = np.diff(np.log10(bins))
     for number, result in enumerate(results):

@@ -102,6 +102,34 @@ def test_sample_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
+@pytest.mark.parametrize("flag", ["--save", "--plot"])
+def test_sample_never_replaces_a_file_without_force(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str
+) -> None:
+    mine = tmp_path / ("mine.npy" if flag == "--save" else "mine.png")
+    mine.write_text("precious")
+    other = tmp_path / ("other.png" if flag == "--save" else "other.npy")
+    other_flag = "--plot" if flag == "--save" else "--save"
+    args = ["sample", "he_normal", "--shape", "8,8", flag, str(mine), other_flag, str(other)]
+    code, out, err = run(capsys, *args)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and f"{flag} {str(mine)!r} exists; use --force" in err
+    assert mine.read_text() == "precious"
+    assert not other.exists()  # refused before anything was written
+    code, out, err = run(capsys, *args, "--force")
+    assert code == 0, err
+    assert mine.read_bytes()[:6] in (b"\x93NUMPY", b"\x89PNG\r\n")
+
+
+def test_sample_save_wants_the_npy_suffix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "notes.md"
+    code, _, err = run(capsys, "sample", "he_normal", "--shape", "8,8", "--save", str(target))
+    assert code == 2 and "end the name with .npy" in err
+    assert not target.exists()
+
+
 def test_sample_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "sample", "torch.xavier_normal", "--shape", "64,32")
     assert code == 0

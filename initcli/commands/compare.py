@@ -170,7 +170,7 @@ def _compare_spectrum(
     curve each (``initcli spectrum`` on the same network and seed)."""
     from initcli.network_spec import NetworkSpec
     from initcli.spectrum import run_spectrum
-    from initcli.spectrum_report import _pyplot, spectrum_figure, summary_table, verdict_line
+    from initcli.spectrum_report import spectrum_figure, summary_table, verdict_line
 
     assert isinstance(spec, NetworkSpec)
     results = [run_spectrum(spec, init=text, seed=seed) for text in specs]
@@ -187,10 +187,7 @@ def _compare_spectrum(
         safe = "".join(c if c.isalnum() or c in "._=-" else "-" for c in slug)[:150]
         target = unique_path(directory / f"spectrum_{spec.name}_{safe}_seed{seed}.png", force)
         figure = spectrum_figure(results, title.replace(" (seed", "\n(seed"))
-        try:
-            written.append(save_figure(target, figure))
-        finally:
-            _pyplot().close(figure)
+        written.append(save_figure(target, figure))
     if as_json:
         print_json({"spectra": [r.to_dict() for r in results], "config": spec.path, "seed": seed})
         return

@@ -157,17 +157,15 @@ def _ticks(span: float) -> list[float]:
 
 
 def _save_figure(diagram: Any, activation_spec: str, path: Path) -> None:
-    import matplotlib
     import numpy as np
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.artist import Artist
     from matplotlib.colors import LogNorm
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
 
     from initcli.outputs import save_figure
+    from initcli.plots import new_figure
 
     chi = diagram.chi_1
     finite = chi[np.isfinite(chi) & (chi > 0)]
@@ -181,7 +179,9 @@ def _save_figure(diagram: Any, activation_spec: str, path: Path) -> None:
         diagram.sigma_b2[0],
         diagram.sigma_b2[-1],
     )
-    figure, axes = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    figure = new_figure(6.4, 4.8)
+    figure.set_layout_engine("constrained")
+    axes = figure.add_subplot()
     image = axes.imshow(
         np.clip(chi, 1 / span, span),
         origin="lower",
@@ -201,7 +201,7 @@ def _save_figure(diagram: Any, activation_spec: str, path: Path) -> None:
         axes.contour(
             diagram.sigma_w2, diagram.sigma_b2, chi, levels=[1.0], colors="black", linewidths=2
         )
-        handles.append(plt.Line2D([], [], color="black", linewidth=2, label=r"$\chi_1 = 1$"))
+        handles.append(Line2D([], [], color="black", linewidth=2, label=r"$\chi_1 = 1$"))
     diverging = np.isinf(diagram.q_star)
     if diverging.any():
         axes.contourf(
@@ -230,10 +230,7 @@ def _save_figure(diagram: Any, activation_spec: str, path: Path) -> None:
     axes.set_xlabel(r"$\sigma_w^2$ = fan_in $\times$ Var(W)")
     axes.set_ylabel(r"$\sigma_b^2$ = Var(b)")
     axes.set_title(f"Order-to-chaos phase diagram: {activation_spec}")
-    try:
-        save_figure(path, figure)
-    finally:
-        plt.close(figure)
+    save_figure(path, figure)
 
 
 def register(app: typer.Typer) -> None:

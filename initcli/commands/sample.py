@@ -14,31 +14,44 @@ from initcli.console import console, print_json
 MAX_ELEMENTS = 1 << 30
 
 
+def _check_target(path: Path, flag: str, force: bool) -> None:
+    """Refuse, before anything is drawn or written, a ``path`` that is a directory, or an
+    existing file without ``--force`` (as ``convert -o`` does): a draw never silently
+    replaces a file."""
+    from initcli.errors import EXIT_BAD_DATA, InitcliError
+    from initcli.outputs import check_writable
+
+    if path.is_dir():
+        raise InitcliError(f"{flag} {str(path)!r} is a directory; give a file name", EXIT_BAD_DATA)
+    if path.exists() and not force:
+        raise InitcliError(
+            f"{flag} {str(path)!r} exists; use --force to replace it or choose another name",
+            EXIT_BAD_DATA,
+        )
+    check_writable(path.parent, flag)
+
+
 def _target(path: Path, flag: str) -> Path:
     """``path`` with its directory created, or a one-line error naming ``flag``."""
-    from initcli.errors import EXIT_BAD_DATA, InitcliError, error_context
+    from initcli.errors import error_context
     from initcli.outputs import ensure_directory
 
     with error_context(f"{flag} {str(path)!r}"):
         ensure_directory(path.parent, what="its directory", flag=flag)
-    if path.is_dir():
-        raise InitcliError(f"{flag} {str(path)!r} is a directory; give a file name", EXIT_BAD_DATA)
     return path
 
 
 def plot_histogram(values: Any, law: Any, title: str, path: Path) -> Path:
     """Histogram of ``values`` with ``law``'s density (or point masses) drawn over it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from initcli.outputs import save_figure
+    from initcli.plots import new_figure
 
     flat = values.reshape(-1)
     atoms = law.atoms()
-    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    figure = new_figure(7.5, 4.5)
+    axes = figure.add_subplot()
     if law.has_density:
         # Point masses (the zeros of sparse/delta_orthogonal) would dwarf the density: show
         # the continuous part's histogram and density, and the masses in the legend.
@@ -72,10 +85,7 @@ def plot_histogram(values: Any, law: Any, title: str, path: Path) -> Path:
     axes.set_title(title)
     axes.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
-    try:
-        return save_figure(path, figure)
-    finally:
-        plt.close(figure)
+    return save_figure(path, figure)
 
 
 def _number(value: float) -> str:
@@ -100,6 +110,9 @@ def sample(
     save: Path | None = typer.Option(None, "--save", help="Save the array here (.npy)."),
     plot: Path | None = typer.Option(
         None, "--plot", help="Save a histogram with the theoretical density here (.png)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the --save / --plot files if they exist."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print only the result as JSON."),
 ) -> None:
@@ -128,6 +141,16 @@ def sample(
             f"end the name with one of .{', .'.join(PLOT_FORMATS)}",
             EXIT_BAD_USAGE,
         )
+    if save is not None and save.suffix.lower() != ".npy":
+        # numpy.save(handle) writes the .npy format whatever the name says
+        raise InitcliError(
+            f"--save {str(save)!r}: the array is written in numpy's .npy format; end the "
+            "name with .npy",
+            EXIT_BAD_USAGE,
+        )
+    for flag, path in (("--save", save), ("--plot", plot)):
+        if path is not None:
+            _check_target(path, flag, force)
     count = math.prod(dims)
     if count > MAX_ELEMENTS:
         raise InitcliError(

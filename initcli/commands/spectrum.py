@@ -23,13 +23,10 @@ def write_spectrum_outputs(result: object, directory: Path, plots: bool) -> list
         save_npy(directory / "singular_values.npy", result.values),
     ]
     if plots:
-        from initcli.spectrum_report import _pyplot, header, spectrum_figure
+        from initcli.spectrum_report import header, spectrum_figure
 
         figure = spectrum_figure([result], header(result).replace(", Jacobian", "\nJacobian"))
-        try:
-            written.append(save_figure(directory / "singular_value_density.png", figure))
-        finally:
-            _pyplot().close(figure)
+        written.append(save_figure(directory / "singular_value_density.png", figure))
     return written
 
 
