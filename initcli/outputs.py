@@ -208,3 +208,86 @@ def save_figure(path: Path, figure: Any, dpi: int = 120) -> Path:
     """Save a matplotlib figure atomically (format from the suffix of ``path``)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
     return write_with(path, lambda handle: figure.savefig(handle, format=fmt, dpi=dpi))
+
+
+class StagedDirectory:
+    """A run's output directory built under a hidden sibling name and moved into place when
+    :meth:`commit` is called, so that a run that fails (disk full, Ctrl-C, an error in a
+    figure) leaves its directory complete or absent, never half of it.
+
+    Onto an existing directory (``--force``) the staged files replace their namesakes one by
+    one, and every name in ``owned`` that this run did not write is removed: a replaced run
+    keeps none of the previous run's files (a figure this run skipped), and files that
+    initcli does not write are left alone.
+    """
+
+    def __init__(self, final: Path, owned: frozenset[str]) -> None:
+        self.final = Path(final)
+        self.owned = owned
+        ensure_directory(self.final if self.final.exists() else self.final.parent)
+        for name in sorted(owned):  # before the run writes anything: a name it cannot replace
+            if (self.final / name).is_dir():
+                raise _write_error(
+                    self.final / name, IsADirectoryError(errno.EISDIR, "Is a directory")
+                )
+        with _interrupts_deferred():
+            self.path = _new_directory(self.final.parent, f".{self.final.name}.", ".partial")
+        self.committed = False
+
+    def commit(self, written: list[Path]) -> list[Path]:
+        """Move the staged files into :attr:`final`; their paths there."""
+        names = [Path(path).name for path in written]
+        with _interrupts_deferred():
+            try:
+                if self.final.exists():
+                    for name in names:
+                        os.replace(self.path / name, self.final / name)
+                    for name in self.owned.difference(names):
+                        (self.final / name).unlink(missing_ok=True)
+                    self.path.rmdir()
+                else:
+                    os.rename(self.path, self.final)
+            except OSError as err:
+                raise _write_error(self.final, err) from None
+            self.committed = True
+        return [self.final / name for name in names]
+
+    def discard(self) -> None:
+        import shutil
+
+        with _interrupts_deferred():
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _new_directory(parent: Path, prefix: str, suffix: str) -> Path:
+    """A new directory of a random name in ``parent``, with the permissions a plain mkdir
+    gives (``tempfile.mkdtemp`` makes it 0700, which the renamed run directory would keep)."""
+    import secrets
+
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise _write_error(path, err) from None
+        return path
+
+
+@contextmanager
+def staged_directory(final: Path, owned: frozenset[str]) -> Iterator[StagedDirectory]:
+    """A :class:`StagedDirectory` for ``final``, discarded unless committed in the block.
+
+    Errors that name a staged file name it at ``final`` instead (where the user will look).
+    """
+    stage = StagedDirectory(final, owned)
+    try:
+        yield stage
+    except InitcliError as err:
+        raise InitcliError(
+            str(err).replace(str(stage.path), str(stage.final)), err.exit_code
+        ) from None
+    finally:
+        if not stage.committed:
+            stage.discard()

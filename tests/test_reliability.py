@@ -609,13 +609,16 @@ def assert_complete(path: Path, layers: int, previous: dict[str, bytes]) -> None
 
 def test_killing_a_run_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     """``initcli run configs/cnn_relu.yaml`` (5 files), interrupted at three moments: SIGKILL as
-    soon as its directory appears (while stats.json is written), SIGKILL while the first PNG
-    is written over a previous run's files (--force), and SIGINT (Ctrl-C) at the same moment.
+    soon as its staged directory appears (while stats.json is written), SIGKILL while the
+    first PNG is written to replace a previous run's files (--force), and SIGINT (Ctrl-C) at
+    the same moment.
 
     Signals are sent on events seen by polling the directory, not after fixed delays, so each
-    one lands mid-write however loaded the machine is. Afterwards every file present is
-    complete (or the previous run's). SIGINT removes its temporary file and exits 130; after
-    SIGKILL a hidden ``.NAME.*.tmp`` may remain (nothing runs on SIGKILL).
+    one lands mid-write however loaded the machine is. The run directory is assembled under a
+    hidden name and moved into place at the end (initcli.outputs.StagedDirectory), so
+    afterwards the run directory is absent, or the previous run's, untouched; SIGINT removes
+    the staged directory and exits 130; after SIGKILL a hidden ``.NAME.*.partial`` may remain
+    beside it (nothing runs on SIGKILL), holding only complete files or ``.*.tmp`` ones.
     """
     layers = len(build_network(load_spec(CNN)).reporting_layers())
     run_name = "cnn_relu_he_normal_seed0"
@@ -632,7 +635,7 @@ def test_killing_a_run_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
         return any(".png." in p.name for p in out.rglob(".*.tmp"))
 
     def started(out: Path) -> bool:
-        return (out / run_name).exists()
+        return any(p.name.endswith(".partial") for p in out.iterdir()) if out.exists() else False
 
     cases = {  # out directory -> (signal, trigger, extra arguments)
         "early": (signal.SIGKILL, started, ()),
@@ -667,18 +670,21 @@ def test_killing_a_run_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     assert fired == set(cases), f"signals sent only for {fired}: {errors}"
 
     for name, (sig, _, _) in cases.items():
-        directory = tmp_path / name / run_name
-        listing = sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+        out = tmp_path / name
+        listing = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
         context = f"case {name}: exit {processes[name].returncode}, files {listing}, stderr "
         context += repr(errors[name][-500:])
         assert "Traceback" not in errors[name], context
         expected_code = 130 if sig == signal.SIGINT else -signal.SIGKILL
         assert processes[name].returncode == expected_code, context
-        for path in directory.iterdir() if directory.exists() else ():
-            if path.name.startswith(".") and path.name.endswith(".tmp"):
-                assert sig == signal.SIGKILL, context  # SIGINT cleans up its temporary file
+        for entry in out.iterdir():
+            if entry.name == run_name:  # only the previous run's, as it was
+                assert name == "forced", context
+                assert {p.name: p.read_bytes() for p in entry.iterdir()} == previous, context
                 continue
-            assert_complete(path, layers, previous if name == "forced" else {})
-    forced_files = {p.name for p in forced.iterdir() if not p.name.endswith(".tmp")}
-    assert {"stats.json", "stats.csv", "variance_by_layer.png"} <= forced_files
-    assert (forced / "stats.json").read_bytes() != previous["stats.json"]  # replaced, whole
+            assert sig == signal.SIGKILL, context  # SIGINT removes its staged directory
+            assert entry.name.startswith(f".{run_name}.") and entry.name.endswith(".partial")
+            for path in entry.iterdir():
+                if not (path.name.startswith(".") and path.name.endswith(".tmp")):
+                    assert_complete(path, layers, {})
+    assert (forced / "stats.json").read_bytes() == previous["stats.json"]

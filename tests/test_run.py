@@ -155,6 +155,44 @@ def test_a_second_run_never_overwrites_the_first(tmp_path: Path, cli: object) ->
     assert len(list(tmp_path.iterdir())) == 2
 
 
+def test_force_replaces_the_previous_runs_files_and_keeps_the_users(
+    tmp_path: Path, cli: object
+) -> None:
+    args = ("run", str(CONFIGS / "preln_mlp.yaml"), "--batch", "8", "--out", str(tmp_path))
+    assert cli(*args).code == 0  # type: ignore[operator]
+    (directory,) = tmp_path.iterdir()
+    first = {path.name for path in directory.iterdir()}
+    from initcli.commands.run import RUN_FILES
+
+    assert first == RUN_FILES  # a residual run with plots writes every name RUN_FILES knows
+    (directory / "my_notes.txt").write_text("mine")
+    result = cli(*args, "--no-plots", "--force")  # type: ignore[operator]
+    assert result.code == 0, result.err
+    assert [path.name for path in tmp_path.iterdir()] == [directory.name]
+    names = {path.name for path in directory.iterdir()}
+    assert names == {"stats.json", "stats.csv", "blocks.csv", "my_notes.txt"}
+    assert json.loads((directory / "stats.json").read_text())["batch"] == 8
+
+
+def test_a_run_that_fails_while_writing_leaves_no_directory(
+    tmp_path: Path, cli: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from initcli import plots
+    from initcli.errors import InitcliError
+
+    def full_disk(data: object, directory: Path, side_by_side: bool = False) -> list[Path]:
+        raise InitcliError(f"cannot write {str(directory / 'variance_by_layer.png')!r}: full")
+
+    monkeypatch.setattr(plots, "save_run_plots", full_disk)
+    result = cli(  # type: ignore[operator]
+        "run", str(CONFIGS / "mlp_relu.yaml"), "--batch", "8", "--out", str(tmp_path)
+    )
+    assert result.code == 1
+    expected = str(tmp_path / "mlp_relu_he_normal_seed0" / "variance_by_layer.png")
+    assert repr(expected) in result.err  # named where the user will look, not the staging
+    assert list(tmp_path.iterdir()) == []  # no half-written run, no staging directory left
+
+
 @pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_config_runs(config: Path, tmp_path: Path) -> None:
     spec = load_spec(config)

@@ -26,12 +26,27 @@ def run_directory(
     files.
 
     Without ``force`` an existing directory gets a numbered sibling (``..._2``); with it the
-    files inside are replaced (each atomically).
+    new run's files replace the previous run's (:class:`initcli.outputs.StagedDirectory`).
     """
     from initcli.outputs import unique_path
 
     slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", f"{name}_{init}_seed{seed}{suffix}").strip("-")
     return unique_path(parent / slug, force, keep_suffix=False)
+
+
+# Every file `initcli run` may write in its directory: --force removes those of them that the
+# new run does not write (tests/test_run.py checks that a run writes no other name).
+RUN_FILES = frozenset(
+    {
+        "stats.json",
+        "stats.csv",
+        "blocks.csv",
+        "variance_by_layer.png",
+        "activation_histograms.png",
+        "gradient_histograms.png",
+        "signal_propagation.png",
+    }
+)
 
 
 def write_data_files(result: object, directory: Path) -> list[Path]:
@@ -290,26 +305,35 @@ def _finish(
     as_json: bool,
     figures: Helper | None = None,
 ) -> None:
+    from initcli.outputs import staged_directory
     from initcli.stats import RunResult
 
     assert isinstance(result, RunResult)
     directory = run_directory(out, result.name, result.init, seed, force)
-    written = write_data_files(result, directory)
-    figures_written = (lambda: []) if no_plots else start_figures(result, directory, figures)
-    terminal = None if as_json else console()
-    try:
-        if terminal is None:
-            print_json(result.to_dict())
-        else:
-            from initcli.report import print_result
+    with staged_directory(directory, RUN_FILES) as stage:
+        try:
+            written = write_data_files(result, stage.path)
+            figures_written = (
+                (lambda: []) if no_plots else start_figures(result, stage.path, figures)
+            )
+            terminal = None if as_json else console()
+            try:
+                if terminal is None:
+                    print_json(result.to_dict())
+                else:
+                    from initcli.report import print_result
 
-            print_result(terminal, result)
-    except OSError:
-        # `initcli run ... | head` (the reader left: no error, main() says) or stdout on a
-        # full disk: the figures are still drawn and written before the error goes on
-        figures_written()
-        raise
-    written += figures_written()
+                    print_result(terminal, result)
+            except OSError:
+                # `initcli run ... | head` (the reader left: no error, main() says) or stdout
+                # on a full disk: the files are still completed before the error goes on
+                stage.commit(written + figures_written())
+                raise
+            written = stage.commit(written + figures_written())
+        except BaseException:
+            if figures is not None:
+                figures.close()  # stop drawing into the staged directory before it goes
+            raise
     if terminal is None:
         return
     terminal.print(

@@ -28,7 +28,7 @@ def _check_target(path: Path, flag: str, force: bool) -> None:
             f"{flag} {str(path)!r} exists; use --force to replace it or choose another name",
             EXIT_BAD_DATA,
         )
-    check_writable(path.parent, flag)
+    check_writable(path.parent if path.exists() else path, flag)
 
 
 def _target(path: Path, flag: str) -> Path:

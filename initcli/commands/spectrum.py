@@ -9,6 +9,8 @@ import typer
 from initcli.console import console, print_json
 
 DEFAULT_OUT = Path("outputs")
+# Every file `initcli spectrum` may write in its directory (see initcli.commands.run.RUN_FILES).
+SPECTRUM_FILES = frozenset({"spectrum.json", "singular_values.npy", "singular_value_density.png"})
 
 
 def write_spectrum_outputs(result: object, directory: Path, plots: bool) -> list[Path]:
@@ -57,7 +59,7 @@ def spectrum(
     Example: initcli spectrum configs/mlp_tanh.yaml --init orthogonal --examples 16
     """
     from initcli.network_spec import load_spec
-    from initcli.outputs import check_writable
+    from initcli.outputs import check_writable, staged_directory
     from initcli.spectrum import run_spectrum
 
     spec = load_spec(config)
@@ -66,7 +68,8 @@ def spectrum(
     from initcli.commands.run import run_directory
 
     directory = run_directory(out, spec.name, result.init, seed, force, suffix="_spectrum")
-    written = write_spectrum_outputs(result, directory, plots=not no_plots)
+    with staged_directory(directory, SPECTRUM_FILES) as stage:
+        written = stage.commit(write_spectrum_outputs(result, stage.path, plots=not no_plots))
     if as_json:
         print_json(result.to_dict())
         return
