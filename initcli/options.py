@@ -123,7 +123,8 @@ def check_limits(layers: int, seeds: int, seconds: float, allow_long: bool, shri
     if seconds > MAX_SECONDS:
         raise InitcliError(
             f"this job is estimated to take about {format_seconds(seconds)} (limit "
-            f"{format_seconds(MAX_SECONDS)}); {shrink}, or fewer --seeds, {override}",
+            f"{format_seconds(MAX_SECONDS)}); {shrink}{', or fewer --seeds' if seeds > 1 else ''}, "
+            f"{override}",
             EXIT_BAD_USAGE,
         )
 

@@ -176,13 +176,42 @@ def plan_method(network: Network, available: int | None, examples: int = 1) -> d
     }
 
 
+def estimate_seconds(network: Network, method: dict[str, Any], examples: int) -> float:
+    """A deliberately pessimistic wall time, with ``initcli run``'s rates (initcli.options)
+    halved for float64: per example, the exact path pushes the smaller side's basis
+    through every layer (2 FLOPs a MAC at batch r; a conv's transpose also forms the
+    dropped weight gradient, hence x 2 for convs) and factorises the Jacobian (gesdd, values
+    only, ~4 m n^2 FLOPs); the Lanczos path applies J and J^T once per step and probe, and
+    re-orthogonalises against the basis so far (two Gram-Schmidt passes)."""
+    from initcli.network import macs
+    from initcli.options import FLOP_RATE, LAYER_OVERHEAD
+
+    in_dim, out_dim = math.prod(network.input_shape), math.prod(network.output_shape)
+    r = min(in_dim, out_dim)
+    one_vector = sum(  # FLOPs of J v or J^T u for one vector
+        2 * macs(layer, 1) * (2 if layer.type.startswith("conv") else 1) for layer in network.layers
+    )
+    if method["kind"] == "exact":
+        work = r * one_vector + 4 * max(in_dim, out_dim) * r * r
+    else:
+        steps, probes = method["steps"], method["probes_per_example"]
+        work = probes * (steps * 2 * one_vector + 8 * steps * steps * r)
+    layer_calls = len(network.layers) * (2 if method["kind"] == "exact" else 2 * method["steps"])
+    return examples * (work / (FLOP_RATE / 2) + layer_calls * LAYER_OVERHEAD)
+
+
 def run_spectrum(
     spec: NetworkSpec,
     init: str | None = None,
     bias_init: str | None = None,
     seed: int = 0,
     examples: int = DEFAULT_EXAMPLES,
+    allow_long: bool = False,
 ) -> SpectrumResult:
+    """The Jacobian's singular values at ``examples`` random inputs; refuses (exit 2) a job
+    estimated over initcli.options.MAX_SECONDS unless ``allow_long``."""
+    from initcli.options import check_limits
+
     if examples < 1:
         raise InitcliError(f"--examples {examples} must be at least 1", EXIT_BAD_USAGE)
     network = build_network(spec, init=init, bias_init=bias_init)
@@ -194,6 +223,13 @@ def run_spectrum(
             EXIT_BAD_DATA,
         )
     method = plan_method(network, _memory_available(), examples)
+    check_limits(
+        len(network.layers),
+        1,
+        estimate_seconds(network, method, examples),
+        allow_long,
+        "use fewer --examples",
+    )
     rng = np.random.default_rng(seed)
     params = sample_parameters(network, rng, np.float64)
     inputs = sample_input(network.input_shape, examples, spec.input_distribution, rng, np.float64)

@@ -450,6 +450,28 @@ def test_spectrum_cli_contract_and_files(tmp_path: Path, cli: object) -> None:
     assert forced.code == 0 and not (tmp_path / "tiny_orthogonal_seed0_spectrum_3").exists()
 
 
+def test_spectrum_refuses_a_job_estimated_over_the_limit_unless_allow_long(
+    tmp_path: Path, cli: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "net.yaml"
+    config.write_text("name: tiny\ninput: {shape: [512]}\nlayers:\n  - {type: dense, units: 512}\n")
+    out = tmp_path / "out"
+    args = ("spectrum", str(config), "--no-plots", "--out", str(out))
+    result = cli(*args, "--examples", "1000000")  # type: ignore[operator]
+    assert result.code == 2 and result.out == ""
+    assert "estimated to take about" in result.err and "use fewer --examples" in result.err
+    assert "--allow-long" in result.err and "--seeds" not in result.err
+    assert not out.exists()
+    monkeypatch.setattr("initcli.options.MAX_SECONDS", 0.0)  # now even one example is "long"
+    assert cli(*args, "--examples", "1").code == 2  # type: ignore[operator]
+    result = cli(*args, "--examples", "1", "--allow-long")  # type: ignore[operator]
+    assert result.code == 0, result.err
+    result = cli(  # type: ignore[operator]
+        "compare", "orthogonal", "he_normal", "--spectrum", "--config", str(config), "--no-plots"
+    )
+    assert result.code == 2 and "--allow-long" in result.err
+
+
 def test_spectrum_bad_inputs_are_one_line_errors(
     tmp_path: Path, cli: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:

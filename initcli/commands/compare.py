@@ -99,7 +99,7 @@ def compare(
                 "float64); drop them",
                 EXIT_BAD_USAGE,
             )
-        _compare_spectrum(spec, specs, seed, out, no_plots, force, as_json)
+        _compare_spectrum(spec, specs, seed, out, no_plots, force, as_json, allow_long)
         return
     with progress(wanted(as_json, plan.seconds)) as bar:
         if seeds == 1:
@@ -164,7 +164,14 @@ def compare(
 
 
 def _compare_spectrum(
-    spec: object, specs: list[str], seed: int, out: Path, no_plots: bool, force: bool, as_json: bool
+    spec: object,
+    specs: list[str],
+    seed: int,
+    out: Path,
+    no_plots: bool,
+    force: bool,
+    as_json: bool,
+    allow_long: bool,
 ) -> None:
     """``compare --spectrum``: the Jacobian's singular values per initializer, one density
     curve each (``initcli spectrum`` on the same network and seed)."""
@@ -173,7 +180,7 @@ def _compare_spectrum(
     from initcli.spectrum_report import spectrum_figure, summary_table, verdict_line
 
     assert isinstance(spec, NetworkSpec)
-    results = [run_spectrum(spec, init=text, seed=seed) for text in specs]
+    results = [run_spectrum(spec, init=text, seed=seed, allow_long=allow_long) for text in specs]
     title = (
         f"{spec.name}: {' vs '.join(specs)} (seed {seed}, {results[0].examples} examples, "
         f"Jacobian {results[0].out_dim} x {results[0].in_dim})"

@@ -52,6 +52,11 @@ def spectrum(
     force: bool = typer.Option(
         False, "--force", help="Replace the files of a previous run with the same name."
     ),
+    allow_long: bool = typer.Option(
+        False,
+        "--allow-long",
+        help="Run even when the up-front estimate is over 10 minutes (refused otherwise).",
+    ),
 ) -> None:
     """Singular values of the Jacobian d output / d input at K random inputs, beside
     free-probability theory (dynamical isometry, Pennington et al. 2017).
@@ -64,7 +69,7 @@ def spectrum(
 
     spec = load_spec(config)
     check_writable(out)
-    result = run_spectrum(spec, init, bias_init, seed, examples)
+    result = run_spectrum(spec, init, bias_init, seed, examples, allow_long)
     from initcli.commands.run import run_directory
 
     directory = run_directory(out, spec.name, result.init, seed, force, suffix="_spectrum")
