@@ -24,7 +24,9 @@ from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
 app = typer.Typer(
     name="initcli",
     help="Explore neural-network initialization statistics: initializers, fans, gains, "
-    "and how variance flows forward and backward through a network at step 0.",
+    "and how variance flows forward and backward through a network at step 0.\n\n"
+    "Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform (then initcli "
+    "COMMAND --help for each command's own example).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -20,7 +20,7 @@ def convert(
     """Convert a Keras Sequential or chain-like functional model into initcli's YAML spec,
     with each layer's kernel and bias initializer as the keras.* initializer of the same law.
 
-    Example: initcli convert model.keras -o spec.yaml && initcli run spec.yaml
+    Example: initcli convert examples/keras_cnn.json -o spec.yaml && initcli run spec.yaml
     """
     from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
     from initcli.importers.keras_config import convert_keras, to_yaml

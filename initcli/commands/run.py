@@ -142,7 +142,8 @@ def run(
     per-layer variances with a verdict on vanishing or exploding signals.
 
     Example: initcli run configs/mlp_tanh.yaml --init glorot_uniform --seed 1
-    (also: initcli run model.keras; initcli run models.py:make_model --input-shape 3,32,32)
+    (also: initcli run examples/keras_cnn.json; initcli run
+    examples/torch_models.py:make_resnet --input-shape 3,32,32)
     """
     if not no_plots:
         # numpy and the figure-data code first, so that the helper inherits them instead of
