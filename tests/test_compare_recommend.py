@@ -105,6 +105,11 @@ def test_recommend_check_runs_the_recommendation(cli: object) -> None:
     assert data["fixed_point_slope"] < 1
     assert check["forward_factor"] == pytest.approx(1.0, abs=5 * math.sqrt(3 / 512))
     assert check["forward_verdict"] == "stable"
+    # N(0, 1) inputs: Var z_1 = scale * E[x^2] = scale, up to sampling (relative sd of a mean
+    # of 512 x 512 products ~ sqrt(2 / 512) per unit, far less over the batch)
+    assert check["first_preact_var"] == pytest.approx(data["scale"], rel=5 * math.sqrt(2 / 512))
+    assert check["forward_total"] == pytest.approx(check["forward_factor"] ** 9, rel=1e-9)
+    assert check["backward_total"] == pytest.approx(check["backward_factor"] ** 9, rel=1e-9)
 
 
 def test_recommended_torch_one_liner_draws_the_same_law(cli: object) -> None:

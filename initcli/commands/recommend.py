@@ -111,9 +111,13 @@ def _text_lines(result: dict[str, object], check: dict[str, object] | None) -> l
     if check is not None:
         lines.append(
             f"checked          {check['depth']} x {check['width']} dense stack, batch "
-            f"{check['batch']}: Var z x{check['forward_factor']:.3f} per layer forward "
-            f"({check['forward_verdict']}), Var dL/dz x{check['backward_factor']:.3f} per "
-            f"layer backward ({check['backward_verdict']})"
+            f"{check['batch']}, N(0, 1) input (so Var z_1 = {check['first_preact_var']:.3g}):"
+        )
+        lines.append(
+            f"                 forward Var z x{check['forward_factor']:.3f} per layer, "
+            f"x{check['forward_total']:.3g} in all ({check['forward_verdict']}: within 10x); "
+            f"backward Var dL/dz x{check['backward_factor']:.3f} per layer, "
+            f"x{check['backward_total']:.3g} in all ({check['backward_verdict']})"
         )
     if result["mode"] == "fan_in":
         lines.append(
@@ -140,6 +144,11 @@ def _check(init: str, activation: str) -> dict[str, object]:
         if backward and backward.factor_per_layer
         else math.nan,
         "backward_verdict": backward.verdict if backward else None,
+        # what the verdicts judge (initcli.stats: within 10x over the stack is "stable"), and
+        # where the stack starts: its N(0, 1) input gives Var z_1 = scale, not the fixed point
+        "forward_total": forward.total if forward.total is not None else math.nan,
+        "backward_total": backward.total if backward and backward.total is not None else math.nan,
+        "first_preact_var": result.layers[0].preact_var,
     }
 
 
