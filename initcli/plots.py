@@ -228,6 +228,16 @@ class HistogramPanel:
     edges: np.ndarray  # 81 bin edges shared by every curve
     curves: tuple[tuple[str, np.ndarray], ...]  # (legend label, density per bin) per layer
     shown: str  # which layers the figure shows, and why not all of them
+    # Gradients whose stds differ by more than STANDARDIZED_ABOVE: each layer's values over
+    # its own std, on STANDARD_EDGES (density per bin, in the order of ``curves``), for a
+    # second panel where the narrow layers' shapes are seen too
+    standardized: tuple[np.ndarray, ...] = ()
+
+
+# A second, standardized panel when the widest layer's std is this many times the narrowest:
+# then the narrow layers are a few bins wide on the shared axis (cnn_relu: 0.015 vs 0.98).
+STANDARDIZED_ABOVE = 4.0
+STANDARD_EDGES = np.linspace(-5.0, 5.0, 81)
 
 
 @dataclass(frozen=True)
@@ -283,14 +293,25 @@ def histogram_panel(result: RunResult, which: str) -> HistogramPanel | None:
         low, high = low - 1.0, high + 1.0
     edges = np.linspace(low, high, 81)
     curves = []
-    for layer, values, zero_share in data:
+    stds = [math.sqrt(_var(values)) for _, values, _ in data]
+    for (layer, values, zero_share), std in zip(data, stds, strict=True):
         counts, _ = np.histogram(values, bins=edges)
         total = values.size / (1.0 - zero_share) if zero_share < 1 else values.size
-        label = f"layer {layer.index} ({layer.name}), std {math.sqrt(_var(values)):.3g}"
+        label = f"layer {layer.index} ({layer.name}), std {std:.3g}"
         if zero_share > 0:
             label += f", {100 * zero_share:.0f}% zeros not shown"
         curves.append((label, counts / (total * np.diff(edges))))
-    return HistogramPanel(edges, tuple(curves), _shown_layers(result, [d[0] for d in data]))
+    standardized: tuple[np.ndarray, ...] = ()
+    spread = max(stds) / min(stds) if min(stds) > 0 else math.inf
+    if which == "grad" and len(data) > 1 and spread > STANDARDIZED_ABOVE:
+        widths = np.diff(STANDARD_EDGES)
+        standardized = tuple(
+            np.histogram(values / std if std > 0 else values, bins=STANDARD_EDGES)[0]
+            / (values.size * widths)
+            for (_, values, _), std in zip(data, stds, strict=True)
+        )
+    shown = _shown_layers(result, [d[0] for d in data])
+    return HistogramPanel(edges, tuple(curves), shown, standardized)
 
 
 def histogram_figure(result: RunResult, panel: HistogramPanel | None, which: str) -> Any | None:
@@ -299,8 +320,10 @@ def histogram_figure(result: RunResult, panel: HistogramPanel | None, which: str
         return None
     from matplotlib import colormaps
 
-    figure = new_figure(10, 5)
-    axis = figure.add_subplot()
+    both = bool(panel.standardized)
+    figure = new_figure(15 if both else 10, 5)
+    axes = figure.subplots(1, 2) if both else [figure.add_subplot()]
+    axis = axes[0]
     colours = colormaps["viridis"](np.linspace(0, 0.9, len(panel.curves)))
     centres = (panel.edges[:-1] + panel.edges[1:]) / 2
     for (label, density), colour in zip(panel.curves, colours, strict=True):
@@ -310,12 +333,40 @@ def histogram_figure(result: RunResult, panel: HistogramPanel | None, which: str
         axis.set_xlabel("activation value φ(z)")
     else:
         title = f"{result.name}: back-propagated gradients ∂L/∂z per layer — init {result.init}"
-        axis.set_xlabel("gradient value ∂L/∂z")
+        axis.set_xlabel("gradient value ∂L/∂z (one axis for all: the widths compare)")
     axis.set_ylabel("density (share of values per unit)")
-    log_y(axis)
-    axis.set_title(title + "\n" + panel.shown, fontsize=9)
-    axis.grid(True, alpha=0.3)
-    legend_outside(axis, fontsize=7)
+    if both:
+        # Each layer over its own std: the shapes of the layers that are spikes on the left
+        standard = axes[1]
+        middles = (STANDARD_EDGES[:-1] + STANDARD_EDGES[1:]) / 2
+        for density, colour in zip(panel.standardized, colours, strict=True):
+            standard.plot(middles, density, color=colour, drawstyle="steps-mid")
+        grid = np.linspace(STANDARD_EDGES[0], STANDARD_EDGES[-1], 201)
+        standard.plot(
+            grid,
+            np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi),
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label="N(0, 1)",
+        )
+        positive = np.concatenate([d[d > 0] for d in panel.standardized])
+        if positive.size:  # the data's range, not the reference's 1e-6 tails
+            standard.set_ylim(0.5 * positive.min(), 2 * positive.max())
+        standard.set_xlabel("∂L/∂z / its layer's std (the shapes compare)")
+        standard.set_title("each layer standardized", fontsize=9)
+        # the layers' legend beside the right panel, with the reference curve's entry
+        for (label, _), colour in zip(panel.curves, colours, strict=True):
+            standard.plot([], [], color=colour, label=label)
+    for each in axes:
+        log_y(each)
+        each.grid(True, alpha=0.3)
+    if both:
+        figure.suptitle(title + "\n" + panel.shown, fontsize=9)
+        axis.set_title("one axis for all layers", fontsize=9)
+    else:
+        axis.set_title(title + "\n" + panel.shown, fontsize=9)
+    legend_outside(axes[-1], fontsize=7)
     return arrange(figure)
 
 

@@ -36,3 +36,33 @@ def test_a_narrow_log_axis_still_has_values_to_read(low: float, high: float) -> 
 def test_a_wide_log_axis_labels_the_decades_only() -> None:
     labels = _labelled_y_ticks(1e-6, 1e3)
     assert labels and all(float(text) in {10.0**k for k in range(-7, 5)} for text in labels)
+
+
+def _gradient_panel(init: str) -> object:
+    from initcli.experiment import RunOptions, dense_stack_spec, run_experiment
+    from initcli.plots import histogram_panel
+
+    spec = dense_stack_spec(depth=4, width=256, activation="linear", batch=64)
+    result = run_experiment(spec, RunOptions(seed=0, init=init, dtype="float64"))
+    return histogram_panel(result, "grad")
+
+
+def test_gradients_of_very_different_widths_get_a_standardized_panel() -> None:
+    """Var W = 0.0025 on 256 inputs: each layer back shrinks Var dL/dz x0.64, so over 3
+    layers the std spreads 1.95x; std 0.03 shrinks it x0.23 a layer (std spread 9x)."""
+    import numpy as np
+
+    from initcli.plots import STANDARD_EDGES
+
+    assert not _gradient_panel("random_normal(std=0.05)").standardized  # type: ignore[attr-defined]
+    panel = _gradient_panel("random_normal(std=0.03)")
+    assert len(panel.standardized) == len(panel.curves) == 4  # type: ignore[attr-defined]
+    widths = np.diff(STANDARD_EDGES)
+    middles = (STANDARD_EDGES[:-1] + STANDARD_EDGES[1:]) / 2
+    normal = np.exp(-0.5 * middles**2) / np.sqrt(2 * np.pi)
+    for density in panel.standardized:  # type: ignore[attr-defined]
+        # linear layers: Gaussian gradients; over its own std each is N(0, 1), within +-5
+        assert float(np.sum(density * widths)) == pytest.approx(1.0, abs=1e-3)
+        centre = np.abs(middles) < 1  # N(0, 1) puts 0.6827 within one std
+        assert float(np.sum((density * widths)[centre])) == pytest.approx(0.6827, abs=0.03)
+        assert float(np.sum((normal * widths)[centre])) == pytest.approx(0.6827, abs=1e-3)
