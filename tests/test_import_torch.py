@@ -472,6 +472,12 @@ def test_plots_and_table(cli: Any, models_file: Path, tmp_path: Path) -> None:
         ("", ("--input-shape", "4"), 2, "name the factory in the file"),
         (":make_mlp", (), 2, "needs --input-shape"),
         (":make_mlp", ("--input-shape", "4", "--kwargs", "width"), 2, "--kwargs 'width'"),
+        (
+            ":make_mlp",
+            ("--input-shape", "4", "--kwargs", "width='abc'"),
+            1,
+            "(called with width='abc' from --kwargs; check those values)",
+        ),
         (":make_mlp", ("--input-shape", "4", "--init", "he_normall"), 2, "--init"),
     ],
 )

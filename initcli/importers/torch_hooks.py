@@ -294,7 +294,9 @@ def run_torch_once(target: str, options: TorchOptions) -> RunResult:
         with _user_code():
             model = factory(**kwargs)
     except (Exception, SystemExit) as err:
-        raise InitcliError(f"{target}: the factory raised {_short(err)}") from None
+        called = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        fix = f" (called with {called} from --kwargs; check those values)" if kwargs else ""
+        raise InitcliError(f"{target}: the factory raised {_short(err)}{fix}") from None
     if not isinstance(model, torch.nn.Module):
         raise InitcliError(
             f"{target}: the factory returned a {type(model).__name__}, not a torch.nn.Module"

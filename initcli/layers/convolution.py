@@ -120,9 +120,11 @@ class ConvLayer(WeightedLayer):
         if self.spec.padding != "same" or max(self.stride, default=1) == 1:
             return []
         pads = ", ".join(f"{a}+{b}" for a, b in self.pads)
+        uneven = any(a != b for a, b in self.pads)
         return [
             f"{self.name}: padding 'same' with stride {_fmt_pair(self.stride)} pads {pads} as "
-            "TensorFlow/Keras do (the odd zero after); PyTorch allows 'same' only at stride 1"
+            f"TensorFlow/Keras do{' (the odd zero after)' if uneven else ''}; PyTorch allows "
+            "'same' only at stride 1"
         ]
 
 
