@@ -201,6 +201,21 @@ def test_every_shipped_config_runs(config: Path, tmp_path: Path) -> None:
     assert result.summary.backward is not None
 
 
+def test_a_figure_left_out_is_named_with_the_reason(tmp_path: Path, cli: object) -> None:
+    config = tmp_path / "wild.yaml"
+    config.write_text(
+        "name: wild\ninput: {shape: [64]}\nbatch: 16\ninit: random_normal(std=10.0)\n"
+        "layers:\n  - {type: dense, units: 64, activation: linear, repeat: 40}\n"
+    )
+    result = cli("run", str(config), "--out", str(tmp_path / "out"))  # type: ignore[operator]
+    assert result.code == 0, result.err
+    # float32 overflows near layer 20 forward, so no dL/dz anywhere is finite
+    assert "not drawn: gradient_histograms.png (no layer has a finite value)" in result.out
+    (directory,) = (tmp_path / "out").iterdir()
+    assert not (directory / "gradient_histograms.png").exists()
+    assert (directory / "activation_histograms.png").exists()
+
+
 def test_overflow_is_reported_at_its_layer_and_the_run_finishes(cli: object) -> None:
     spec = dense_stack_spec(depth=40, width=64, activation="linear", batch=16)
     result = run_experiment(

@@ -340,6 +340,16 @@ def _finish(
     terminal.print(
         f"wrote {len(written)} files to {directory}/: " + ", ".join(p.name for p in written)
     )
+    names = {path.name for path in written}
+    for name in [] if no_plots else [name for name in HISTOGRAM_FILES if name not in names]:
+        # plots.histogram_panel found nothing to bin
+        no_gradients = name.startswith("gradient") and result.summary.backward is None
+        why = "--no-grad: no gradients" if no_gradients else "no layer has a finite value"
+        terminal.print(f"not drawn: {name} ({why})")
+
+
+# The histogram figures, which a run leaves out when no layer has a finite value to bin.
+HISTOGRAM_FILES = ("activation_histograms.png", "gradient_histograms.png")
 
 
 def register(app: typer.Typer) -> None:
