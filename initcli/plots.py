@@ -195,7 +195,10 @@ def variance_figure(result: RunResult) -> Any:
     ]
     for label, values, colour in theory:
         y = _positive(values)
-        if np.isfinite(y).any():
+        predicted = int(np.isfinite(y).sum())
+        if predicted:
+            if predicted < len(layers):  # say so, or a reader takes the gaps for a bug
+                label += f", predicted at {predicted} of {len(layers)} layers"
             axis.plot(x, y, color=colour, label=label, **THEORY_STYLE)
     bad = _first_nonfinite(layers)
     if bad is not None:
