@@ -342,8 +342,10 @@ def histogram_figure(result: RunResult, panel: HistogramPanel | None, which: str
         # Each layer over its own std: the shapes of the layers that are spikes on the left
         standard = axes[1]
         middles = (STANDARD_EDGES[:-1] + STANDARD_EDGES[1:]) / 2
-        for density, colour in zip(panel.standardized, colours, strict=True):
-            standard.plot(middles, density, color=colour, drawstyle="steps-mid")
+        for (label, _), density, colour in zip(
+            panel.curves, panel.standardized, colours, strict=True
+        ):  # the layers' legend goes beside this panel, the last one
+            standard.plot(middles, density, color=colour, label=label, drawstyle="steps-mid")
         grid = np.linspace(STANDARD_EDGES[0], STANDARD_EDGES[-1], 201)
         standard.plot(
             grid,
@@ -358,9 +360,6 @@ def histogram_figure(result: RunResult, panel: HistogramPanel | None, which: str
             standard.set_ylim(0.5 * positive.min(), 2 * positive.max())
         standard.set_xlabel("∂L/∂z / its layer's std (the shapes compare)")
         standard.set_title("each layer standardized", fontsize=9)
-        # the layers' legend beside the right panel, with the reference curve's entry
-        for (label, _), colour in zip(panel.curves, colours, strict=True):
-            standard.plot([], [], color=colour, label=label)
     for each in axes:
         log_y(each)
         each.grid(True, alpha=0.3)

@@ -49,6 +49,10 @@ RUN_FILES = frozenset(
 )
 
 
+# The histogram figures, which a run leaves out when no layer has a finite value to bin.
+HISTOGRAM_FILES = ("activation_histograms.png", "gradient_histograms.png")
+
+
 def write_data_files(result: object, directory: Path) -> list[Path]:
     """stats.json and stats.csv (and blocks.csv for residual networks) in ``directory``."""
     from initcli.outputs import ensure_directory, write_text
@@ -340,16 +344,14 @@ def _finish(
     terminal.print(
         f"wrote {len(written)} files to {directory}/: " + ", ".join(p.name for p in written)
     )
+    if no_plots:
+        return
     names = {path.name for path in written}
-    for name in [] if no_plots else [name for name in HISTOGRAM_FILES if name not in names]:
-        # plots.histogram_panel found nothing to bin
-        no_gradients = name.startswith("gradient") and result.summary.backward is None
-        why = "--no-grad: no gradients" if no_gradients else "no layer has a finite value"
-        terminal.print(f"not drawn: {name} ({why})")
-
-
-# The histogram figures, which a run leaves out when no layer has a finite value to bin.
-HISTOGRAM_FILES = ("activation_histograms.png", "gradient_histograms.png")
+    for name in HISTOGRAM_FILES:
+        if name not in names:  # plots.histogram_panel found nothing to bin
+            no_gradients = name.startswith("gradient") and result.summary.backward is None
+            why = "--no-grad: no gradients" if no_gradients else "no layer has a finite value"
+            terminal.print(f"not drawn: {name} ({why})")
 
 
 def register(app: typer.Typer) -> None:
