@@ -37,6 +37,16 @@ def unique_path(path: Path, force: bool = False, keep_suffix: bool = True) -> Pa
     return candidate
 
 
+def refuse_existing(path: Path, flag: str, force: bool) -> None:
+    """A file the user named (``flag``) is never silently replaced: without ``force`` an
+    existing ``path`` is refused, naming the fix."""
+    if Path(path).exists() and not force:
+        raise InitcliError(
+            f"{flag} {str(path)!r} exists; use --force to replace it or choose another name",
+            EXIT_BAD_DATA,
+        )
+
+
 def check_writable(path: Path, flag: str = "--out") -> None:
     """Fail early (before a long run) if ``path`` could not be created or written.
 

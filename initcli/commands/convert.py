@@ -22,7 +22,7 @@ def convert(
 
     Example: initcli convert examples/keras_cnn.json -o spec.yaml && initcli run spec.yaml
     """
-    from initcli.errors import EXIT_BAD_DATA, EXIT_BAD_USAGE, InitcliError
+    from initcli.errors import EXIT_BAD_USAGE, InitcliError
     from initcli.importers.keras_config import convert_keras, to_yaml
     from initcli.network_spec import load_spec_text
 
@@ -39,12 +39,9 @@ def convert(
     if output is None:
         sys.stdout.write(text)
         return
-    if output.exists() and not force:
-        raise InitcliError(
-            f"-o {str(output)!r} exists; use --force to replace it or choose another name",
-            EXIT_BAD_DATA,
-        )
-    from initcli.outputs import ensure_directory, write_text
+    from initcli.outputs import ensure_directory, refuse_existing, write_text
+
+    refuse_existing(output, "-o", force)
 
     ensure_directory(output.parent if str(output.parent) else Path("."), "directory", "-o")
     write_text(output, text)

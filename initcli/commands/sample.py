@@ -19,15 +19,11 @@ def _check_target(path: Path, flag: str, force: bool) -> None:
     existing file without ``--force`` (as ``convert -o`` does): a draw never silently
     replaces a file."""
     from initcli.errors import EXIT_BAD_DATA, InitcliError
-    from initcli.outputs import check_writable
+    from initcli.outputs import check_writable, refuse_existing
 
     if path.is_dir():
         raise InitcliError(f"{flag} {str(path)!r} is a directory; give a file name", EXIT_BAD_DATA)
-    if path.exists() and not force:
-        raise InitcliError(
-            f"{flag} {str(path)!r} exists; use --force to replace it or choose another name",
-            EXIT_BAD_DATA,
-        )
+    refuse_existing(path, flag, force)
     check_writable(path.parent if path.exists() else path, flag)
 
 
