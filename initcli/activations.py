@@ -448,6 +448,8 @@ class Definition:
     # where z > 0, NaN where z is NaN): backward then reads phi' from phi(z), which the next
     # layer keeps as its input anyway, instead of keeping a tensor of its own.
     derivative_from_output: _Fn | None = None
+    # the parameters for which derivative_from_output holds (leaky_relu: a slope >= 0)
+    output_determines_derivative: Callable[[Params], bool] = lambda p: True
 
 
 def _kink_at_zero(p: Params) -> tuple[float, ...]:
@@ -481,9 +483,12 @@ _DEFINITIONS = (
         _leaky_relu,
         _leaky_relu_grad,
         params=(
-            Param("negative_slope", 0.01, low=0.0, help="slope for z <= 0 (PyTorch's default)"),
+            # any float, as torch.nn.LeakyReLU and calculate_gain take it (their gain squares it)
+            Param("negative_slope", 0.01, help="slope for z <= 0 (PyTorch's default)"),
         ),
-        derivative_from_output=_leaky_relu_grad,  # slope >= 0: phi(z) > 0 exactly where z > 0
+        derivative_from_output=_leaky_relu_grad,
+        # slope >= 0: phi(z) > 0 exactly where z > 0; a negative slope makes phi(z) > 0 for z < 0
+        output_determines_derivative=lambda p: p["negative_slope"] >= 0.0,
         kinks=_kink_at_zero,
         can_die=lambda p: p["negative_slope"] == 0.0,
         torch_gain_name="leaky_relu",
@@ -607,13 +612,16 @@ class Activation:
 
     @property
     def reads_derivative_from_output(self) -> bool:
-        """True when :meth:`derivative_from_output` exists (relu, leaky_relu)."""
-        return self.definition.derivative_from_output is not None
+        """True when :meth:`derivative_from_output` holds (relu, leaky_relu with a slope >= 0)."""
+        definition = self.definition
+        return definition.derivative_from_output is not None and (
+            definition.output_determines_derivative(self.params)
+        )
 
     def derivative_from_output(self, a: np.ndarray) -> np.ndarray:
         """phi'(z) from ``a = forward(z)`` alone, bit for bit :meth:`derivative` of z."""
         rule = self.definition.derivative_from_output
-        if rule is None:
+        if rule is None or not self.reads_derivative_from_output:
             raise ValueError(f"{self.spec}: phi' cannot be read from phi(z)")
         with np.errstate(all="ignore"):
             return rule(a, self.params).astype(a.dtype, copy=False)

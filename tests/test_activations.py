@@ -28,6 +28,7 @@ VARIANTS = [
     "leaky_relu(negative_slope=0.2)",
     "leaky_relu(negative_slope=0)",
     "leaky_relu(negative_slope=3)",
+    "leaky_relu(negative_slope=-0.5)",  # torch.nn.LeakyReLU and calculate_gain take it
     "elu(alpha=0.5)",
     "elu(alpha=0)",
     "gelu(approximate=tanh)",
@@ -310,7 +311,7 @@ def test_canonical_spec_lists_only_non_defaults_and_aliases_resolve() -> None:
         ("relux", ["'relux'", "did you mean relu?"]),
         ("gleu", ["did you mean gelu?"]),
         ("leaky_relu(slope=0.2)", ["'slope'", "negative_slope"]),
-        ("leaky_relu(negative_slope=-0.1)", ["negative_slope=-0.1", "[0.0, inf)"]),
+        ("leaky_relu(negative_slope=fast)", ["negative_slope=fast", "float"]),
         ("elu(alpha=-1)", ["alpha=-1", "[0.0, inf)"]),
         ("softplus(beta=0)", ["beta=0", "(0.0, inf)"]),
         ("gelu(approximate=sigmoid)", ["approximate=sigmoid", "none, tanh"]),
@@ -448,6 +449,11 @@ def test_the_activations_whose_derivative_is_read_from_the_output() -> None:
     assert flagged == {"relu", "leaky_relu"}
     with pytest.raises(ValueError, match="tanh"):
         act("tanh").derivative_from_output(np.zeros(3))
+    # a negative slope makes phi(z) > 0 for z < 0 too: phi' is then read from z
+    negative = act("leaky_relu(negative_slope=-0.5)")
+    assert not negative.reads_derivative_from_output
+    with pytest.raises(ValueError, match=r"negative_slope=-0\.5"):
+        negative.derivative_from_output(np.zeros(3))
 
 
 def test_forward_and_derivative_reuses_the_input_buffer_only_when_allowed() -> None:

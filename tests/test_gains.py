@@ -48,7 +48,7 @@ def test_torch_gain_equals_calculate_gain(name: str) -> None:
     assert torch_gain(name) == torch.nn.init.calculate_gain(name)
 
 
-@pytest.mark.parametrize("slope", [None, 0, 0.01, 0.2, 1, 3.5])
+@pytest.mark.parametrize("slope", [None, 0, 0.01, 0.2, 1, 3.5, -0.5, -2])
 def test_torch_gain_leaky_relu_param(slope: float | None) -> None:
     torch = pytest.importorskip("torch")
     assert torch_gain("leaky_relu", slope) == torch.nn.init.calculate_gain("leaky_relu", slope)
@@ -204,6 +204,11 @@ def test_gain_param_is_pytorchs_shorthand(cli: Callable[..., Any]) -> None:
     assert by_flag["param"] == 0.2
     assert by_flag["torch_gain"] == by_flag["variance_gain"] == pytest.approx(math.sqrt(2 / 1.04))
     assert gain_json(cli, "leaky_relu")["param"] == 0.01
+    # a negative slope, as torch's calculate_gain('leaky_relu', -0.5) takes it
+    negative = gain_json(cli, "leaky_relu", "--param", "-0.5")
+    assert negative["param"] == -0.5
+    assert negative["torch_gain"] == pytest.approx(math.sqrt(2 / 1.25), rel=1e-15)
+    assert negative["variance_gain"] == pytest.approx(math.sqrt(2 / 1.25), rel=1e-12)
     elu = gain_json(cli, "elu", "--param", "0.5")
     assert elu["activation"] == "elu(alpha=0.5)" and elu["torch_gain"] is None
     assert elu["variance_gain"] == pytest.approx(1 / math.sqrt(elu_second_moment(0.5)))
@@ -228,7 +233,7 @@ def test_gain_text_explains_the_difference(cli: Callable[..., Any]) -> None:
         (["relux"], ["'relux'", "did you mean relu?"]),
         (["relu", "--param", "0.2"], ["--param 0.2", "relu has no parameter"]),
         (["hard_tanh", "--param", "2"], ["hard_tanh(min_val=..., max_val=...)"]),
-        (["leaky_relu", "--param", "-1"], ["negative_slope=-1", "[0.0, inf)"]),
+        (["leaky_relu", "--param", "nan"], ["negative_slope=nan"]),
         (["leaky_relu(negative_slope=0.1)", "--param", "0.3"], ["already set"]),
         (["tanh", "--param", "abc"], ["--param"]),
     ],

@@ -42,7 +42,10 @@ def _random_affine(net, layer, rng):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("activation", ["linear", "tanh", "relu", "leaky_relu(negative_slope=0.2)"])
+@pytest.mark.parametrize(
+    "activation",
+    ["linear", "tanh", "relu", "leaky_relu(negative_slope=0.2)", "leaky_relu(negative_slope=-0.5)"],
+)
 def test_backward_matches_finite_differences(kind: str, shape: list[int], activation: str) -> None:
     rng = np.random.default_rng(1)
     net, layer = single(shape, f"{{type: {kind}, activation: {activation}, eps: 1e-3}}")

@@ -607,3 +607,50 @@ def test_a_shrinking_stream_whose_channel_means_grow_says_so():
     fading = [block(k, 0.01, 1.0 / k) for k in range(1, 11)]
     (verdict,) = judge_blocks(fading)
     assert "the branches remove signal" in verdict.message
+
+
+@pytest.mark.parametrize("slope", [-0.5, 0.2, 3.0])
+def test_leaky_relu_of_any_slope_matches_torch(slope: float) -> None:
+    """torch.nn.LeakyReLU takes any slope; a negative one makes phi(z) > 0 for z < 0, so
+    phi' is read from z, not from phi(z) (the relu-like shortcut would be wrong there)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    spec = f"""
+    input: {{shape: [6]}}
+    batch: 5
+    layers:
+      - {{type: dense, units: 7, activation: 'leaky_relu(negative_slope={slope})'}}
+      - {{type: layernorm, activation: 'leaky_relu(negative_slope={slope})'}}
+      - {{type: dense, units: 4, activation: 'leaky_relu(negative_slope={slope})'}}
+    """
+    network = build_network(spec_of(spec))
+    rng = np.random.default_rng(3)
+    params = sample_parameters(network, rng, np.float64)
+    x = rng.standard_normal((5, 6))
+    g = rng.standard_normal((5, 4))
+    out, grads, grad_x = forward_backward(network, params, x, g)
+
+    def linear(name):
+        w = params.by_layer[name]["weight"]
+        module = nn.Linear(w.shape[1], w.shape[0]).double()
+        module.weight.data = torch.from_numpy(w.copy())
+        module.bias.data = torch.from_numpy(params.by_layer[name]["bias"].copy())
+        return module
+
+    first, last = linear("dense1"), linear("dense3")
+    model = nn.Sequential(
+        first,
+        nn.LeakyReLU(slope),
+        nn.LayerNorm(7, eps=1e-5).double(),
+        nn.LeakyReLU(slope),
+        last,
+        nn.LeakyReLU(slope),
+    )
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = model(xt)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-10, atol=1e-13)
+    for name, module in (("dense1", first), ("dense3", last)):
+        np.testing.assert_allclose(grads[name][0], module.weight.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(grads[name][1], module.bias.grad.numpy(), rtol=1e-10)
