@@ -488,7 +488,7 @@ _DEFINITIONS = (
         ),
         derivative_from_output=_leaky_relu_grad,
         # slope >= 0: phi(z) > 0 exactly where z > 0; a negative slope makes phi(z) > 0 for z < 0
-        output_determines_derivative=lambda p: p["negative_slope"] >= 0.0,
+        output_determines_derivative=lambda p: _num(p, "negative_slope") >= 0.0,
         kinks=_kink_at_zero,
         can_die=lambda p: p["negative_slope"] == 0.0,
         torch_gain_name="leaky_relu",
